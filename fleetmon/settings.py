@@ -1,0 +1,176 @@
+"""FleetMon settings: one module, every knob read from the environment with a working default."""
+
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from celery.schedules import crontab
+
+
+def envbool(name: str, default: str) -> bool:
+    return os.getenv(name, default).lower() in ("1", "true", "yes", "on")
+
+
+def envint(name: str, default: str) -> int:
+    return int(os.getenv(name, default))
+
+
+def database_from_url(url: str) -> dict:
+    """Turn `postgres://user:pass@host:port/name` into a Django DATABASES entry."""
+    parts = urlparse(url)
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise ValueError(f"DATABASE_URL must be a postgres:// URL, got {parts.scheme!r}")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(parts.path.lstrip("/")),
+        "USER": unquote(parts.username or "postgres"),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "127.0.0.1",
+        "PORT": str(parts.port or 5432),
+        # Persistent connections: ingest requests are short and frequent.
+        "CONN_MAX_AGE": envint("DB_CONN_MAX_AGE", "60"),
+        "CONN_HEALTH_CHECKS": True,
+        "TEST": {"NAME": os.getenv("TEST_DATABASE_NAME", "test_fleetmon")},
+    }
+
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# ---------------------------------------------------------------- core
+SECRET_KEY = os.getenv("SECRET_KEY", "fleetmon-dev-only-secret-key-change-me-in-production")
+DEBUG = envbool("DEBUG", "false")
+ALLOWED_HOSTS = os.getenv("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+CSRF_TRUSTED_ORIGINS = [o for o in os.getenv("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+ROOT_URLCONF = "fleetmon.urls"
+ASGI_APPLICATION = "fleetmon.asgi.application"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+USE_TZ = True
+TIME_ZONE = "UTC"
+LANGUAGE_CODE = "en-us"
+SITE_ROOT = os.getenv("SITE_ROOT", "http://127.0.0.1:8000")
+
+# ---------------------------------------------------------------- apps
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "rest_framework",
+    "drf_spectacular",
+    "channels",
+    "fleetmon.apps.FleetmonConfig",
+    "fleetmon.registry",
+    "fleetmon.readings",
+    "fleetmon.simulator",
+    "quality",
+    "scoring",
+    "alerts",
+    "monitoring",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+# ---------------------------------------------------------------- database
+DATABASE_URL = os.getenv("DATABASE_URL", "postgres://postgres@127.0.0.1:5433/fleetmon")
+DATABASES = {"default": database_from_url(DATABASE_URL)}
+
+# ---------------------------------------------------------------- redis
+REDIS_URL = os.getenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+# ---------------------------------------------------------------- celery
+CELERY_BROKER_URL = os.getenv("CELERY_BROKER_URL", REDIS_URL)
+CELERY_RESULT_BACKEND = os.getenv("CELERY_RESULT_BACKEND", REDIS_URL)
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = 30 * 60
+CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", "false")
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    "detect-dropout-hourly": {
+        "task": "quality.tasks.detect_dropout_task",
+        "schedule": crontab(minute=5),
+    },
+}
+
+# ---------------------------------------------------------------- channels
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL]},
+    }
+}
+
+# ---------------------------------------------------------------- auth, api
+LOGIN_URL = "/admin/login/"
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "FleetMon API",
+    "DESCRIPTION": "Refrigeration fleet monitoring: ingest, alerts, scoring, monitoring.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# ---------------------------------------------------------------- static
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+
+# ---------------------------------------------------------------- logging
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
+}
+
+# ---------------------------------------------------------------- FleetMon knobs
+# Ingest limits: beyond them the API answers 413 naming the limit.
+FLEETMON_INGEST_MAX_BODY_BYTES = envint("FLEETMON_INGEST_MAX_BODY_BYTES", str(8 * 1024 * 1024))
+FLEETMON_INGEST_MAX_BATCH = envint("FLEETMON_INGEST_MAX_BATCH", "5000")
+DATA_UPLOAD_MAX_MEMORY_SIZE = FLEETMON_INGEST_MAX_BODY_BYTES + 1
+# How far back a replayed clock-drifted message is still recognised (Event Hubs keeps 7 days).
+FLEETMON_DEDUP_HORIZON_HOURS = envint("FLEETMON_DEDUP_HORIZON_HOURS", str(7 * 24))
+# A device clock further than this from the server clock is CLOCK_DRIFT (contract C2).
+FLEETMON_CLOCK_DRIFT_HOURS = envint("FLEETMON_CLOCK_DRIFT_HOURS", "24")
+# Summer widening of the humidity range (domain §1.1): set to 105 when needed.
+FLEETMON_HUMIDITY_MAX = float(os.getenv("FLEETMON_HUMIDITY_MAX", "100"))
+FLEETMON_CHUNK_INTERVAL = os.getenv("FLEETMON_CHUNK_INTERVAL", "1 day")
+FLEETMON_DEMO_PASSWORD = os.getenv("FLEETMON_DEMO_PASSWORD", "fleetmon-demo")
+FLEETMON_DROPOUT_MIN_READINGS_PER_HOUR = envint("FLEETMON_DROPOUT_MIN_READINGS_PER_HOUR", "30")
+FLEETMON_DROPOUT_MAX_MEAN_NULLS = float(os.getenv("FLEETMON_DROPOUT_MAX_MEAN_NULLS", "4"))

@@ -1,0 +1,96 @@
+"""Shared fixtures: a small registered fleet, a fleet token, and message builders."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from fleetmon.registry.models import Cohort, Device, Site
+from fleetmon.registry.services import fleet_token_create
+
+NORMAL_READINGS = {
+    "temperature_evaporator": -20.5,
+    "temperature_condenser": 40.0,
+    "temperature_ambient": 22.0,
+    "temperature_discharge": 70.0,
+    "temperature_suction": -10.0,
+    "pressure_high_side": 1500.0,
+    "pressure_low_side": 200.0,
+    "current_compressor": 12.0,
+    "vibration_compressor": 3.0,
+    "humidity": 45.0,
+    "door_open_close": False,
+    "defrost_cycle": False,
+    "superheat": 8.0,
+    "subcooling": 5.0,
+}
+
+
+def message(device_id: str, when: datetime, **overrides) -> dict:
+    """A raw device message (domain §1); `readings=` replaces the sensor object."""
+    readings = overrides.pop("readings", None)
+    if readings is None:
+        readings = {**NORMAL_READINGS, **overrides.pop("values", {})}
+    return {
+        "device_id": device_id,
+        "timestamp": when.isoformat(),
+        "readings": readings,
+        **overrides,
+    }
+
+
+@pytest.fixture
+def now() -> datetime:
+    return datetime.now(UTC).replace(second=0, microsecond=0)
+
+
+def register_devices(count: int, *, region: str = "US-W", site_no: int = 1) -> list[Device]:
+    site, _ = Site.objects.get_or_create(
+        site_id=f"SITE-US-SEA-{site_no:04d}",
+        defaults={"site_name": f"Store {site_no}", "region": region, "climate_zone": "temperate"},
+    )
+    cohort, _ = Cohort.objects.get_or_create(
+        cohort_id="WF-5HP/temperate",
+        defaults={"equipment_model": "WF-5HP", "climate_zone": "temperate"},
+    )
+    return [
+        Device.objects.create(
+            device_id=f"REF-{region}-{site_no:03d}{i:05d}",
+            site=site,
+            cohort=cohort,
+            region=region,
+            equipment_model="WF-5HP",
+            install_date=date(2021, 3, 1),
+            firmware_version="4.2.0",
+        )
+        for i in range(count)
+    ]
+
+
+@pytest.fixture
+def devices(db) -> list[Device]:
+    return register_devices(5)
+
+
+@pytest.fixture
+def fleet_token(db) -> str:
+    _, plain = fleet_token_create(name="gateway-test")
+    return plain
+
+
+@pytest.fixture
+def minutes():
+    def _minutes(start: datetime, count: int) -> list[datetime]:
+        return [start + timedelta(minutes=i) for i in range(count)]
+
+    return _minutes
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real Celery worker, in a thread, consuming from the test Redis broker."""
+    from celery.contrib.testing.worker import start_worker
+
+    from fleetmon.celery import app
+
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+        yield app
