@@ -23,12 +23,14 @@
 set -euo pipefail
 
 PORT="${FLEETMON_TSDB_PORT:-5433}"
-ROOT="${FLEETMON_TSDB_ROOT:-/var/lib/fleetmon/tsdb-trixie}"
-ROOT="${ROOT%/}"
+# Canonical path: it is compared with /proc/PID/root to recognise our server's processes.
+ROOT="$(realpath -m "${FLEETMON_TSDB_ROOT:-/var/lib/fleetmon/tsdb-trixie}")"
 REDIS_PORT="${FLEETMON_REDIS_PORT:-6379}"
 PGBIN=/usr/lib/postgresql/17/bin          # paths below are inside the chroot
 PGDATA=/var/lib/postgresql/17/fleetmon
-PGSOCK=/var/run/postgresql
+# Not /var/run/...: in the chroot /var/run -> /run is an absolute symlink, so "$ROOT/var/run"
+# seen from the host is the HOST's /run. Host-side paths into the root must have no symlinks.
+PGSOCK=/run/postgresql
 PGLOG=/var/log/postgresql/fleetmon.log
 MARKER="$ROOT/.fleetmon-bootstrap-complete" # written last: its absence means "redo"
 DBNAME=fleetmon
@@ -161,6 +163,10 @@ prepare_chroot() {
     PG_IDS="$(pg_ids)"
     [ -n "$PG_IDS" ] || die "no postgres user in $ROOT/etc/passwd; delete $ROOT and rerun to rebuild it"
     # Socket dir: normally made by systemd-tmpfiles at boot, which never runs in the chroot.
+    local d
+    for d in "$PGSOCK" /var/log/postgresql "$(dirname "$PGDATA")"; do
+        [ "$(realpath -m "$ROOT$d")" = "$ROOT$d" ] || die "$ROOT$d goes through a symlink (would touch the host); fix the root or delete $ROOT and rerun"
+    done
     mkdir -p "$ROOT$PGSOCK" "$ROOT/var/log/postgresql"
     chown "$PG_IDS" "$ROOT$PGSOCK" "$ROOT/var/log/postgresql"
     chmod 2775 "$ROOT$PGSOCK"
@@ -201,7 +207,7 @@ timescaledb.max_background_workers = 16"
     return 0
 }
 
-# pid of a live postmaster of our cluster, or nothing.
+# pid of a live postmaster of our cluster, or nothing (a zombie has no readable root).
 our_postmaster() {
     local pid
     pid="$(head -n1 "$ROOT$PGDATA/postmaster.pid" 2>/dev/null)" || return 0
@@ -221,21 +227,25 @@ chroot_postgres_pids() {
 }
 
 start_server() {
-    local pid i
+    local pid
     pid="$(our_postmaster)"
     if [ -z "$pid" ]; then
         # Postmaster is gone (killed, or machine restarted). Orphaned children still attached
         # to the old shared memory make the new postmaster refuse to start: wait, then kill them.
-        for i in $(seq 50); do [ -z "$(chroot_postgres_pids)" ] && break; sleep 0.2; done
+        for _ in $(seq 50); do [ -z "$(chroot_postgres_pids)" ] && break; sleep 0.2; done
         for pid in $(chroot_postgres_pids); do kill -9 "$pid" 2>/dev/null || true; done
-        # A stale postmaster.pid whose pid now belongs to another process blocks startup.
-        [ -f "$ROOT$PGDATA/postmaster.pid" ] && { log "removing stale postmaster.pid"; rm -f "$ROOT$PGDATA/postmaster.pid"; }
+        # Stale lock files block startup when their pid still "exists": an unreaped zombie of
+        # the killed postmaster, or an unrelated process that got the pid after a restart.
+        if [ -f "$ROOT$PGDATA/postmaster.pid" ] || [ -e "$ROOT$PGSOCK/.s.PGSQL.$PORT.lock" ]; then
+            log "removing stale postmaster.pid and socket lock"
+            rm -f "$ROOT$PGDATA/postmaster.pid" "$ROOT$PGSOCK/.s.PGSQL.$PORT.lock" "$ROOT$PGSOCK/.s.PGSQL.$PORT"
+        fi
         log "starting PostgreSQL 17 + TimescaleDB on 127.0.0.1:$PORT"
         as_pg pg_ctl -D "$PGDATA" -w -t 300 -l "$PGLOG" start >/dev/null 2>&1 ||
             die "PostgreSQL in $ROOT failed to start on port $PORT; see $ROOT$PGLOG"
     fi
     # Also covers a postmaster that is still starting up or in crash recovery.
-    for i in $(seq 300); do local_ready && return; sleep 1; done
+    for _ in $(seq 300); do local_ready && return; sleep 1; done
     die "PostgreSQL in $ROOT (pid ${pid:-?}) does not answer on 127.0.0.1:$PORT; see $ROOT$PGLOG"
 }
 

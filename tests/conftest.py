@@ -94,3 +94,53 @@ def celery_worker(transactional_db):
 
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
         yield app
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def asgi_server(transactional_db, tmp_path):
+    """The real ASGI app under uvicorn in its own process, on the test database."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+    }
+    log = (tmp_path / "uvicorn.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "fleetmon.asgi:application", "--port", str(port)]
+        + ["--lifespan", "off", "--no-access-log"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"{base}/api/schema/", timeout=1)
+            break
+        except httpx.TransportError as exc:
+            if server.poll() is not None or time.monotonic() > deadline:
+                log_text = (tmp_path / "uvicorn.log").read_text()
+                raise RuntimeError(f"uvicorn did not start: {log_text}") from exc
+            time.sleep(0.2)
+    yield base
+    server.terminate()
+    server.wait(timeout=10)

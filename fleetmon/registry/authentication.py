@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from fleetmon.registry.models import FleetToken
@@ -47,3 +48,18 @@ class HasFleetToken:
 
     def has_object_permission(self, request, view, obj) -> bool:
         return self.has_permission(request, view)
+
+
+class FleetTokenScheme(OpenApiAuthenticationExtension):
+    """Describe the fleet token in the OpenAPI schema."""
+
+    target_class = FleetTokenAuthentication
+    name = "fleetToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Token fmi_...`, from `manage.py create_ingest_token NAME`",
+        }

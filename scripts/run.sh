@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Start FleetMon on this machine: services, schema, demo fleet with history, then the web
+# server, a Celery worker, beat and a live simulated fleet. Ctrl-C stops them all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh
+set -a; eval "$(scripts/services.sh)"; set +a
+PY=.venv/bin/python
+PORT="${PORT:-8000}"
+DEVICES="${FLEETMON_SIM_DEVICES:-1000}"
+DAYS="${FLEETMON_BACKFILL_DAYS:-1}"
+export SITE_ROOT="http://127.0.0.1:$PORT"
+mkdir -p var/log
+
+$PY manage.py migrate --no-input
+$PY manage.py seed_demo >/dev/null
+echo "Backfilling $DAYS day(s) of history for $DEVICES simulated devices (resumes if already there)..."
+$PY manage.py simulate_fleet backfill --devices "$DEVICES" --days "$DAYS" >var/log/backfill.log
+TOKEN=$($PY manage.py create_ingest_token demo-live --replace)
+
+pids=()
+stop() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap stop EXIT INT TERM
+
+.venv/bin/uvicorn fleetmon.asgi:application --host 127.0.0.1 --port "$PORT" \
+  --workers "${WEB_CONCURRENCY:-2}" --no-access-log --lifespan off >var/log/web.log 2>&1 &
+pids+=($!)
+.venv/bin/celery -A fleetmon worker --loglevel INFO --concurrency 2 >var/log/worker.log 2>&1 &
+pids+=($!)
+.venv/bin/celery -A fleetmon beat --loglevel INFO --schedule var/celerybeat-schedule \
+  >var/log/beat.log 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do curl -fs -o /dev/null "$SITE_ROOT/api/schema/" && break; sleep 0.2; done
+$PY manage.py simulate_fleet live --devices "$DEVICES" --token "$TOKEN" >var/log/live.log 2>&1 &
+pids+=($!)
+# The dropout job runs hourly on beat; run it once now so the registry is fresh at start.
+$PY manage.py shell -c "from quality.tasks import detect_dropout_task; detect_dropout_task.delay()"
+
+cat <<INFO
+
+FleetMon is running at $SITE_ROOT/
+  log in:        admin / ${FLEETMON_DEMO_PASSWORD:-fleetmon-demo}   (admin at $SITE_ROOT/admin/)
+  API docs:      $SITE_ROOT/api/docs/
+  ingest token:  $TOKEN
+  try:           curl -X POST -H "Authorization: Token $TOKEN" -H 'Content-Type: application/json' \\
+                   -d '[{"device_id":"REF-TEST-00001","timestamp":"$(date -u +%FT%TZ)","readings":{"humidity":40}}]' \\
+                   $SITE_ROOT/api/v1/ingest/
+  logs:          var/log/{web,worker,beat,live,backfill}.log
+Ctrl-C stops everything.
+INFO
+wait -n "${pids[@]}"
+echo "a FleetMon process exited; see var/log/" >&2
+exit 1
