@@ -189,7 +189,17 @@ def _already_stored(
         ranges.append((received_at - horizon, received_at))
     window = " OR ".join(["timestamp_utc BETWEEN %s AND %s"] * len(ranges))
     bounds = [v for pair in ranges for v in pair]
+    devices = list(set(batch.device_id[candidates]))
 
+    # Cheap first: fresh readings (the usual case, live or backfill) have no stored row of
+    # their devices in their time window at all, and then neither look-up below can match.
+    cursor.execute(
+        f"SELECT 1 FROM raw_sensor_readings WHERE device_id = ANY(%s) AND ({window}) LIMIT 1",
+        [devices, *bounds],
+    )
+    stored = np.zeros(len(batch), dtype=bool)
+    if cursor.fetchone() is None:
+        return stored
     cursor.execute(
         f"SELECT event_id FROM raw_sensor_readings WHERE event_id = ANY(%s) AND ({window})",
         [batch.event_id[candidates].tolist(), *bounds],
@@ -200,10 +210,9 @@ def _already_stored(
     cursor.execute(
         "SELECT device_id, timestamp_device FROM raw_sensor_readings"
         f" WHERE device_id = ANY(%s) AND timestamp_device = ANY(%s) AND ({window})",
-        [list(set(batch.device_id[candidates])), list(set(stamps)), *bounds],
+        [devices, list(set(stamps)), *bounds],
     )
     seen_readings = set(cursor)
-    stored = np.zeros(len(batch), dtype=bool)
     if seen_events or seen_readings:
         for position, event_id, device_id, stamp in zip(
             candidates, batch.event_id[candidates], batch.device_id[candidates], stamps, strict=True
@@ -312,4 +321,10 @@ def _aware(stamp: np.datetime64) -> datetime:
 
 
 def _aware_list(stamps: np.ndarray) -> list[datetime]:
-    return [s.replace(tzinfo=UTC) for s in stamps.astype("datetime64[us]").astype(object)]
+    """Timezone-aware datetimes for COPY, converting each distinct instant once.
+
+    A batch holds few distinct instants (one per minute), so this is mostly a list lookup.
+    """
+    distinct, positions = np.unique(stamps.astype("datetime64[us]"), return_inverse=True)
+    aware = [s.replace(tzinfo=UTC) for s in distinct.astype(object)]
+    return [aware[i] for i in positions.tolist()]

@@ -21,7 +21,6 @@ class QuarantineSensorReading(ReadingBase):
 
     class Meta:
         db_table = "quarantine_sensor_readings"
-        indexes = [models.Index(fields=["device_id", "timestamp_utc"], name="quarantine_device")]
 
 
 class DeadLetterSensorReading(ReadingBase):
@@ -32,4 +31,3 @@ class DeadLetterSensorReading(ReadingBase):
 
     class Meta:
         db_table = "dead_letter_sensor_readings"
-        indexes = [models.Index(fields=["device_id", "timestamp_utc"], name="dead_letter_device")]

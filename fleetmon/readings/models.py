@@ -60,9 +60,14 @@ class SensorColumns(models.Model):
 
 
 class ReadingBase(ReadingKeys, SensorColumns):
-    """Columns shared by clean, quarantined and dead-lettered readings."""
+    """Columns shared by clean, quarantined and dead-lettered readings.
 
-    pk = models.CompositePrimaryKey("event_id", "timestamp_utc")
+    The key leads with (device, time): it is also the index every per-device time-range
+    query uses, so these tables carry one index. event_id uniqueness is enforced upstream,
+    by the landing table's key.
+    """
+
+    pk = models.CompositePrimaryKey("device_id", "timestamp_utc", "event_id")
     quality_flags = ArrayField(models.TextField(), default=list)
     sensor_null_count = models.SmallIntegerField()
 
@@ -92,7 +97,7 @@ class RawSensorReading(ReadingKeys, LandingTimes, SensorColumns):
         constraints = [
             # Also the (device, device timestamp) dedup index; see quality.ingest.
             models.UniqueConstraint(
-                fields=["device_id", "timestamp_device", "timestamp_utc"],
+                fields=["device_id", "timestamp_utc", "timestamp_device"],
                 name="raw_device_time_unique",
             )
         ]
@@ -103,4 +108,3 @@ class CleanSensorReading(ReadingBase):
 
     class Meta:
         db_table = "clean_sensor_readings"
-        indexes = [models.Index(fields=["device_id", "-timestamp_utc"], name="clean_device_time")]
