@@ -147,3 +147,48 @@ def test_readings_tables_are_hypertables_when_timescaledb_is_there(db):
     ]
     expected = timescaledb_available(connection)
     assert [is_hypertable(connection, t) for t in tables] == [expected] * 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_gateways_racing_with_the_same_batch_store_it_once(devices, now):
+    """The second writer's COPY waits on the first's uncommitted keys, fails, and retries."""
+    import threading
+
+    batch = [message(d.device_id, now) for d in devices]
+    first_written, results = threading.Event(), {}
+
+    def first():
+        from django.db import transaction
+
+        with transaction.atomic():  # hold the rows uncommitted while the second one runs
+            results["first"] = ingest_messages(messages=batch)
+            first_written.set()
+            threading.Event().wait(1.0)
+        connection.close()
+
+    def second():
+        first_written.wait(10)
+        results["second"] = ingest_messages(messages=batch)
+        connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+
+    assert results["first"].accepted == len(devices)
+    assert (results["second"].accepted, results["second"].duplicates) == (0, len(devices))
+    assert CleanSensorReading.objects.count() == len(devices)
+
+
+def test_timescaledb_system_check_matches_the_database(db):
+    from fleetmon.checks import check_timescaledb
+    from fleetmon.timescale import timescaledb_installed
+
+    messages = check_timescaledb(None, databases=["default"])
+    if timescaledb_installed(connection):
+        assert messages == []
+    else:  # the plain PostgreSQL leg of CI
+        assert [m.id for m in messages] == ["fleetmon.W001"]
+        assert "lacks the TimescaleDB extension" in messages[0].msg
