@@ -46,3 +46,26 @@ def check_redis(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@register()
+def check_artifact_dir(app_configs, **kwargs):
+    """fleetmon.E003: trained models are written to FLEETMON_ARTIFACT_DIR."""
+    import os
+    from pathlib import Path
+
+    from django.conf import settings
+
+    folder = Path(settings.FLEETMON_ARTIFACT_DIR)
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent  # a folder that does not exist yet is made on first write
+    if not os.access(probe, os.W_OK):
+        return [
+            Error(
+                f"The model artifact folder {folder} is not writable.",
+                hint="Set FLEETMON_ARTIFACT_DIR to a writable folder.",
+                id="fleetmon.E003",
+            )
+        ]
+    return []

@@ -1,5 +1,6 @@
 """FleetMon settings: one module, every knob read from the environment with a working default."""
 
+import json
 import os
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -119,6 +120,21 @@ CELERY_BEAT_SCHEDULE = {
         "task": "quality.tasks.detect_dropout_task",
         "schedule": crontab(minute=5),
     },
+    "refresh-features": {
+        "task": "scoring.tasks.refresh_features_task",
+        "schedule": crontab(minute="1,16,31,46"),
+    },
+    "score-hourly": {
+        "task": "scoring.tasks.scheduled_scoring_task",
+        "schedule": crontab(minute=2),
+        "args": ("hourly",),
+    },
+    "score-daily": {
+        "task": "scoring.tasks.scheduled_scoring_task",
+        "schedule": crontab(hour=3, minute=10),
+        "args": ("daily",),
+    },
+    "sweep-scoring-runs": {"task": "scoring.tasks.sweep_runs_task", "schedule": 30.0},
 }
 
 # ---------------------------------------------------------------- channels
@@ -177,3 +193,17 @@ FLEETMON_DROPOUT_MAX_MEAN_NULLS = float(os.getenv("FLEETMON_DROPOUT_MAX_MEAN_NUL
 FLEETMON_SIM_DEVICES = envint("FLEETMON_SIM_DEVICES", "1000")
 FLEETMON_SIM_SEED = envint("FLEETMON_SIM_SEED", "42")
 FLEETMON_SERVE_STATIC = envbool("FLEETMON_SERVE_STATIC", "true")
+FLEETMON_ARTIFACT_DIR = os.getenv("FLEETMON_ARTIFACT_DIR", str(BASE_DIR / "var" / "artifacts"))
+FLEETMON_TRAINING_DAYS = envint("FLEETMON_TRAINING_DAYS", "30")
+FLEETMON_VALIDATION_HOURS = envint("FLEETMON_VALIDATION_HOURS", "6")
+FLEETMON_TRAINING_GAP_HOURS = envint("FLEETMON_TRAINING_GAP_HOURS", "24")
+FLEETMON_TRAINING_MIN_ROWS = envint("FLEETMON_TRAINING_MIN_ROWS", "200")
+FLEETMON_MODEL_VERSIONS_KEPT = envint("FLEETMON_MODEL_VERSIONS_KEPT", "3")
+FLEETMON_SCORING_SHARD_SIZE = envint("FLEETMON_SCORING_SHARD_SIZE", "5000")
+FLEETMON_SHARD_STALE_SECONDS = envint("FLEETMON_SHARD_STALE_SECONDS", "120")
+FLEETMON_IMPUTATION_HISTORY_WINDOWS = envint("FLEETMON_IMPUTATION_HISTORY_WINDOWS", "4")
+FLEETMON_MIN_SCORING_COMPLETENESS = float(os.getenv("FLEETMON_MIN_SCORING_COMPLETENESS", "0.5"))
+# D3 cut-offs: {"default": {...}, "<cohort_id>": {"critical": .., "high": .., "medium": ..}}
+FLEETMON_SEVERITY_CUTOFFS = json.loads(os.getenv("FLEETMON_SEVERITY_CUTOFFS", "{}"))
+# Severity of alerts the rules fallback raises when no model could score a device.
+FLEETMON_FALLBACK_SEVERITY = os.getenv("FLEETMON_FALLBACK_SEVERITY", "MEDIUM")

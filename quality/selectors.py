@@ -40,7 +40,7 @@ def device_activity(*, now: datetime) -> pd.DataFrame:
                    bit_or(reported) AS reported_24h
             FROM received GROUP BY device_id
         )
-        SELECT d.device_id, d.latest_anomaly_score,
+        SELECT d.device_id, d.latest_anomaly_score, d.worst_open_severity,
                coalesce(p.readings_1h, 0) AS readings_1h, p.mean_nulls_1h,
                coalesce(p.readings_24h, 0) AS readings_24h, p.last_reading_at,
                p.avg_evap_24h, p.avg_current_24h, p.reported_24h

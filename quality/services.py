@@ -28,12 +28,15 @@ def dropout_detect(*, now: datetime) -> dict[str, int]:
         max_mean_null_sensors=settings.FLEETMON_DROPOUT_MAX_MEAN_NULLS,
     )
     activity["dropout_state"] = classify_dropout(activity, limits)
-    # Open alerts join the health rule when the alerts app stores them (issue #3); until
-    # then health is judged on connectivity and the latest anomaly score.
     activity["health_status"] = [
-        health_status(dropout_state=state, latest_score=score, worst_open_severity=None).value
-        for state, score in zip(
-            activity["dropout_state"], activity["latest_anomaly_score"], strict=True
+        health_status(
+            dropout_state=state, latest_score=score, worst_open_severity=severity or None
+        ).value
+        for state, score, severity in zip(
+            activity["dropout_state"],
+            activity["latest_anomaly_score"],
+            activity["worst_open_severity"],
+            strict=True,
         )
     ]
     rows = activity.reset_index()

@@ -111,6 +111,8 @@ class Device(models.Model):
     anomaly_trend = models.CharField(
         max_length=16, choices=AnomalyTrend.choices, default=AnomalyTrend.STABLE
     )
+    # The worst severity among the device's open alerts, kept by the alerts app (D14).
+    worst_open_severity = models.CharField(max_length=8, blank=True)
     avg_temperature_evaporator_24h = models.FloatField(null=True, blank=True)
     avg_compressor_current_24h = models.FloatField(null=True, blank=True)
     reading_count_24h = models.IntegerField(default=0)

@@ -1,0 +1,118 @@
+"""The alert ontology (contract C6, domain §7.1): alerts and their audit trail."""
+
+import uuid
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+
+class Severity(models.TextChoices):
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+    CRITICAL = "CRITICAL"
+
+
+SEVERITY_RANK = {Severity.LOW: 1, Severity.MEDIUM: 2, Severity.HIGH: 3, Severity.CRITICAL: 4}
+
+
+class AlertType(models.TextChoices):
+    DETECTED = "ANOMALY_DETECTED"
+    SUSTAINED = "ANOMALY_SUSTAINED"
+    ESCALATED = "ANOMALY_ESCALATED"
+    RESOLVED = "ANOMALY_RESOLVED"
+
+
+class AlertStatus(models.TextChoices):
+    """Decision D1: lowercase everywhere."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    FALSE_POSITIVE = "false_positive"
+
+
+ACTIVE_STATUSES = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED, AlertStatus.IN_PROGRESS)
+
+
+class DeviceAlert(models.Model):
+    class Source(models.TextChoices):
+        BATCH = "batch"
+        STREAMING = "streaming"
+        FALLBACK = "fallback"
+
+    alert_id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    device = models.ForeignKey(
+        "registry.Device", on_delete=models.PROTECT, db_column="device_id", related_name="alerts"
+    )
+    site = models.ForeignKey(
+        "registry.Site", on_delete=models.PROTECT, db_column="site_id", related_name="alerts"
+    )
+    region = models.CharField(max_length=8, db_index=True)  # copied for scoped queries
+    alert_type = models.CharField(max_length=24, choices=AlertType.choices)
+    severity = models.CharField(max_length=8, choices=Severity.choices)
+    source = models.CharField(max_length=12, choices=Source.choices)
+    title = models.CharField(max_length=200)
+    description = models.TextField()
+    model_id = models.CharField(max_length=64)  # or the streaming rule id
+    models_flagging = ArrayField(models.CharField(max_length=64), default=list)
+    anomaly_score = models.FloatField(null=True)
+    top_contributors = ArrayField(models.TextField(), default=list)
+    contributor_scores = ArrayField(models.FloatField(), default=list)
+    dedup_key = models.CharField(max_length=200)  # device | model or rule | first contributor
+    window_end = models.DateTimeField(null=True)  # the scored window (batch)
+    first_detected_at = models.DateTimeField()
+    alert_created_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    suppressed = models.BooleanField(default=False)
+    suppressed_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="suppressed_alerts"
+    )
+    ontology_action_id = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=16, choices=AlertStatus.choices, default=AlertStatus.OPEN)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    escalation_level = models.CharField(max_length=2, default="L1")
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    escalated_to = models.CharField(max_length=150, blank=True)
+    sla_deadline = models.DateTimeField()
+    sla_breached = models.BooleanField(default=False)
+    recheck_until = models.DateTimeField(null=True, blank=True)  # D5: re-checked for 24 h
+
+    class Meta:
+        db_table = "device_alerts"
+        ordering = ["-alert_created_at"]
+        indexes = [
+            models.Index(fields=["dedup_key", "-alert_created_at"], name="alert_dedup"),
+            models.Index(fields=["status", "severity", "sla_deadline"], name="alert_queue"),
+            models.Index(fields=["device", "-alert_created_at"], name="alert_device"),
+        ]
+        constraints = [
+            # A batch run writes at most one alert per device, dedup key and window: reruns
+            # of a run are harmless.
+            models.UniqueConstraint(
+                fields=["dedup_key", "window_end"],
+                condition=models.Q(source="batch"),
+                name="alert_batch_window_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.severity} {self.title}"
+
+
+class AlertEvent(models.Model):
+    """Every change of an alert: who, when, what, and why. The status timeline."""
+
+    alert = models.ForeignKey(DeviceAlert, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=32)  # created | sustained | escalated | resolved | ...
+    actor = models.CharField(max_length=150)  # a username, or "scoring" / "streaming"
+    note = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.alert_id} {self.kind} by {self.actor}"

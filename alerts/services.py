@@ -1,0 +1,333 @@
+"""Score-to-alert (domain §4.6, decisions D3, D5, D6) and device pre-hydration (D14)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import pandas as pd
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from alerts.models import (
+    ACTIVE_STATUSES,
+    SEVERITY_RANK,
+    AlertEvent,
+    AlertStatus,
+    AlertType,
+    DeviceAlert,
+)
+from alerts.severity import SLA, Cutoffs, batch_severity
+from alerts.text import alert_description, alert_title
+from fleetmon.registry.models import Device
+from fleetmon.registry.services import devices_set_open_severity, devices_set_scores
+from scoring.models import ScoringRun
+from scoring.selectors import max_model_scores, run_production_scores, score_slopes
+from scoring.services.runs import run_mark_alerted
+
+logger = logging.getLogger(__name__)
+
+DEDUP_WINDOW = timedelta(hours=4)  # D6
+RECHECK_FOR = timedelta(hours=24)  # D5
+TRANSIENT_BELOW = 0.6  # D5: the next batch score under this resolves the alert
+CONFIRMED_ABOVE = 0.85  # D5: the next batch score over this sustains a streaming alert
+TREND_PER_HOUR = 0.01  # D14
+
+
+@dataclass
+class Candidate:
+    """One alert the run would raise for a device, before dedup."""
+
+    device_id: str
+    source: str
+    kind: str  # the model kind, or "rules_fallback"; part of the dedup key
+    model_id: str
+    severity: str
+    score: float | None
+    contributors: list[str]
+    contributor_scores: list[float]
+    scores: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def dedup_key(self) -> str:
+        first = self.contributors[0] if self.contributors else ""
+        return f"{self.device_id}|{self.kind}|{first}"
+
+
+def cutoffs_for(cohort_id: str) -> Cutoffs:
+    """D3 cut-offs: the defaults, overridden per cohort by FLEETMON_SEVERITY_CUTOFFS."""
+    table = settings.FLEETMON_SEVERITY_CUTOFFS
+    return Cutoffs.from_dict({**table.get("default", {}), **table.get(cohort_id, {})})
+
+
+def alerts_from_run(*, run_id: int, now: datetime | None = None) -> dict[str, int]:
+    """Turn a finished run's production scores into alerts; reconcile and pre-hydrate.
+
+    1. Per device, the flagged model scores give one candidate: the highest score names the
+       model and contributors; severity follows D3 (agreement, previous window).
+    2. Devices no model scored in this run (a failed model, poor data) fall back to the
+       rules: their flags raise FLEETMON_FALLBACK_SEVERITY alerts, so alerting never stops.
+    3. Candidates are deduplicated against active alerts (D6) and escalate or sustain them
+       (D5); reruns of the same run raise nothing twice.
+    4. Active alerts of scored devices are reconciled with the new score (D5).
+    5. Devices get their latest score, 24 h trend and health (D14).
+    """
+    now = now or timezone.now()
+    run = ScoringRun.objects.get(pk=run_id)
+    scores = run_production_scores(run_id=run_id)
+    if scores.empty:
+        run_mark_alerted(run_id=run_id, alerts_created=0)
+        return {"created": 0, "suppressed": 0, "resolved": 0}
+    models = scores[scores["kind"] != "rules_fallback"]
+    fallback = scores[scores["kind"] == "rules_fallback"]
+    cohorts = dict(
+        Device.objects.filter(pk__in=scores["device_id"].unique()).values_list("pk", "cohort_id")
+    )
+    candidates = _model_candidates(models, run, cohorts)
+    candidates += _fallback_candidates(fallback, set(models["device_id"]))
+    created, suppressed = _raise(candidates, run.window_end, now)
+    best = models.groupby("device_id")["anomaly_score"].max().to_dict()
+    resolved = _reconcile(best, run.window_end, now)
+    _prehydrate(best, run.window_end)
+    touched = {c.device_id for c in candidates} | set(best)
+    _refresh_open_severity(touched)
+    run_mark_alerted(run_id=run_id, alerts_created=created)
+    logger.info(
+        "run %s alerts: %d created, %d suppressed, %d resolved",
+        run_id,
+        created,
+        suppressed,
+        resolved,
+    )
+    return {"created": created, "suppressed": suppressed, "resolved": resolved}
+
+
+def _model_candidates(models: pd.DataFrame, run: ScoringRun, cohorts: dict) -> list[Candidate]:
+    flagged = models[models["anomaly_flag"]]
+    if flagged.empty:
+        return []
+    previous = max_model_scores(
+        device_ids=list(flagged["device_id"].unique()),
+        window_end=run.window_end - timedelta(minutes=run.window_minutes),
+    )
+    candidates = []
+    for device_id, group in flagged.groupby("device_id"):
+        top = group.loc[group["anomaly_score"].idxmax()]
+        candidates.append(
+            Candidate(
+                device_id=device_id,
+                source=DeviceAlert.Source.BATCH,
+                kind=top["kind"],
+                model_id=top["model_id"],
+                severity=batch_severity(
+                    max_score=float(top["anomaly_score"]),
+                    models_flagging=group["model_id"].nunique(),
+                    previous_max_score=previous.get(device_id),
+                    cutoffs=cutoffs_for(cohorts.get(device_id, "")),
+                ),
+                score=float(top["anomaly_score"]),
+                contributors=list(top["top_contributors"] or []),
+                contributor_scores=list(top["contributor_scores"] or []),
+                scores=dict(
+                    zip(group["model_id"], group["anomaly_score"].astype(float), strict=True)
+                ),
+            )
+        )
+    return candidates
+
+
+def _fallback_candidates(fallback: pd.DataFrame, scored_by_models: set[str]) -> list[Candidate]:
+    rows = fallback[fallback["anomaly_flag"] & ~fallback["device_id"].isin(scored_by_models)]
+    return [
+        Candidate(
+            device_id=row.device_id,
+            source=DeviceAlert.Source.FALLBACK,
+            kind="rules_fallback",
+            model_id=row.model_id,
+            severity=settings.FLEETMON_FALLBACK_SEVERITY,
+            score=None,
+            contributors=list(row.top_contributors or []),
+            contributor_scores=list(row.contributor_scores or []),
+        )
+        for row in rows.itertuples()
+    ]
+
+
+def _raise(candidates: list[Candidate], window_end: datetime, now: datetime) -> tuple[int, int]:
+    """Store candidates as alerts: new ones DETECTED, repeats suppressed and linked (D6)."""
+    if not candidates:
+        return 0, 0
+    keys = [c.dedup_key for c in candidates]
+    done = set(
+        DeviceAlert.objects.filter(dedup_key__in=keys, window_end=window_end)
+        .exclude(source=DeviceAlert.Source.STREAMING)
+        .values_list("dedup_key", flat=True)
+    )
+    devices = Device.objects.in_bulk([c.device_id for c in candidates])
+    created = suppressed = 0
+    with transaction.atomic():
+        active = _active_by_key(keys, window_end)
+        for candidate in candidates:
+            if candidate.dedup_key in done:
+                continue  # this run already raised it (a rerun)
+            device = devices[candidate.device_id]
+            alert = _new_alert(candidate, device, window_end, now)
+            current = active.get(candidate.dedup_key)
+            if current is not None:
+                alert.suppressed, alert.suppressed_by = True, current
+                _sustain_or_escalate(current, candidate, window_end, now)
+                suppressed += 1
+            alert.save(force_insert=True)
+            if current is None:
+                active[candidate.dedup_key] = alert
+                AlertEvent.objects.create(
+                    alert=alert,
+                    kind="created",
+                    actor="scoring",
+                    at=now,
+                    details={"severity": alert.severity, "scores": candidate.scores},
+                )
+                created += 1
+    return created, suppressed
+
+
+def _active_by_key(keys: list[str], window_end: datetime) -> dict[str, DeviceAlert]:
+    """The active, unsuppressed alert per dedup key seen within the dedup window."""
+    active = {}
+    for alert in (
+        DeviceAlert.objects.select_for_update()
+        .filter(
+            dedup_key__in=keys,
+            suppressed=False,
+            status__in=ACTIVE_STATUSES,
+            last_seen_at__gte=window_end - DEDUP_WINDOW,
+        )
+        .order_by("alert_created_at")
+    ):
+        active.setdefault(alert.dedup_key, alert)
+    return active
+
+
+def _new_alert(candidate: Candidate, device: Device, window_end: datetime, now) -> DeviceAlert:
+    return DeviceAlert(
+        device=device,
+        site_id=device.site_id,
+        region=device.region,
+        alert_type=AlertType.DETECTED,
+        severity=candidate.severity,
+        source=candidate.source,
+        title=alert_title(
+            device_id=device.device_id, contributors=candidate.contributors, source=candidate.source
+        ),
+        description=alert_description(
+            severity=candidate.severity,
+            scores=candidate.scores,
+            contributors=candidate.contributors,
+            contributor_scores=candidate.contributor_scores,
+            trend=device.anomaly_trend,
+        ),
+        model_id=candidate.model_id,
+        models_flagging=sorted(candidate.scores),
+        anomaly_score=candidate.score,
+        top_contributors=candidate.contributors,
+        contributor_scores=candidate.contributor_scores,
+        dedup_key=candidate.dedup_key,
+        window_end=window_end,
+        first_detected_at=window_end,
+        alert_created_at=now,
+        last_seen_at=window_end,
+        sla_deadline=now + SLA[candidate.severity],
+        recheck_until=now + RECHECK_FOR,
+    )
+
+
+def _sustain_or_escalate(current: DeviceAlert, candidate: Candidate, window_end, now) -> None:
+    """D5 on the active alert: a higher severity escalates it, a later window sustains it."""
+    fields = ["last_seen_at"]
+    current.last_seen_at = max(current.last_seen_at, window_end)
+    if SEVERITY_RANK[candidate.severity] > SEVERITY_RANK[current.severity]:
+        previous = current.severity
+        current.severity = candidate.severity
+        current.alert_type = AlertType.ESCALATED
+        current.sla_deadline = min(current.sla_deadline, now + SLA[candidate.severity])
+        fields += ["severity", "alert_type", "sla_deadline"]
+        _event(current, "escalated", now, f"{previous} -> {candidate.severity}", candidate.scores)
+    elif current.alert_type == AlertType.DETECTED and window_end > (
+        current.window_end or window_end
+    ):
+        current.alert_type = AlertType.SUSTAINED
+        fields.append("alert_type")
+        _event(current, "sustained", now, "flagged again in a later window", candidate.scores)
+    current.save(update_fields=fields)
+
+
+def _event(alert: DeviceAlert, kind: str, at: datetime, note: str, details=None) -> None:
+    AlertEvent.objects.create(
+        alert=alert, kind=kind, actor="scoring", note=note, at=at, details=details or {}
+    )
+
+
+def _reconcile(best: dict[str, float], window_end: datetime, now: datetime) -> int:
+    """D5: resolve transient alerts, confirm streaming ones, with the device's new score."""
+    if not best:
+        return 0
+    resolved = 0
+    with transaction.atomic():
+        alerts = DeviceAlert.objects.select_for_update().filter(
+            Q(window_end__lt=window_end)
+            | Q(window_end__isnull=True, first_detected_at__lt=window_end),
+            device_id__in=list(best),
+            suppressed=False,
+            status=AlertStatus.OPEN,
+            recheck_until__gte=now,
+        )
+        for alert in alerts:
+            score = best[alert.device_id]
+            if score < TRANSIENT_BELOW:
+                alert.alert_type = AlertType.RESOLVED
+                alert.status = AlertStatus.RESOLVED
+                alert.resolved_at = now
+                alert.save(update_fields=["alert_type", "status", "resolved_at"])
+                _event(alert, "resolved", now, f"transient: next batch score {score:.2f} < 0.6")
+                resolved += 1
+            elif (
+                score > CONFIRMED_ABOVE
+                and alert.source == DeviceAlert.Source.STREAMING
+                and alert.alert_type == AlertType.DETECTED
+            ):
+                alert.alert_type = AlertType.SUSTAINED
+                alert.save(update_fields=["alert_type"])
+                _event(alert, "sustained", now, f"confirmed by batch score {score:.2f}")
+    return resolved
+
+
+def _prehydrate(best: dict[str, float], window_end: datetime) -> None:
+    slopes = score_slopes(
+        device_ids=list(best), since=window_end - timedelta(hours=24), until=window_end
+    )
+    devices_set_scores(
+        scores={device: (score, _trend(slopes.get(device))) for device, score in best.items()}
+    )
+
+
+def _trend(slope: float | None) -> str:
+    if slope is None:
+        return "stable"
+    if slope > TREND_PER_HOUR:
+        return "increasing"
+    if slope < -TREND_PER_HOUR:
+        return "decreasing"
+    return "stable"
+
+
+def _refresh_open_severity(device_ids: set[str]) -> None:
+    worst = {device: "" for device in device_ids}
+    for device, severity in DeviceAlert.objects.filter(
+        device_id__in=device_ids, suppressed=False, status__in=ACTIVE_STATUSES
+    ).values_list("device_id", "severity"):
+        if not worst[device] or SEVERITY_RANK[severity] > SEVERITY_RANK[worst[device]]:
+            worst[device] = severity
+    devices_set_open_severity(severities=worst)

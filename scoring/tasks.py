@@ -1,0 +1,72 @@
+"""Thin Celery shells around the scoring services."""
+
+import logging
+from datetime import timedelta
+
+from celery import group, shared_task
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from scoring.services.features import features_refresh, window_floor
+from scoring.services.runs import (
+    HOURLY_KINDS,
+    NothingToScore,
+    run_create,
+    run_shard_ids,
+    runs_sweep,
+    shard_score,
+)
+from scoring.services.training import model_train
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(time_limit=20 * 60, soft_time_limit=19 * 60)
+def refresh_features_task() -> dict[int, int]:
+    """Every 15 minutes: close the feature windows that are due (late data re-done)."""
+    return features_refresh(now=timezone.now())
+
+
+def dispatch_run(**kwargs) -> int | None:
+    """Create a run and send its shards to the workers, in parallel, after commit."""
+    try:
+        run = run_create(**kwargs)
+    except NothingToScore as exc:
+        logger.warning("no scoring run: %s", exc)
+        return None
+    shards = run_shard_ids(run)
+    transaction.on_commit(lambda: group(score_shard_task.s(s) for s in shards).apply_async())
+    return run.pk
+
+
+@shared_task(time_limit=20 * 60, soft_time_limit=19 * 60)
+def scheduled_scoring_task(trigger: str) -> int | None:
+    """Hourly (IF + statistical + fallback) or daily (every model) run on fresh features."""
+    now = timezone.now()
+    features_refresh(now=now)
+    kinds = HOURLY_KINDS if trigger == "hourly" else None
+    return dispatch_run(
+        trigger=trigger, window_end=window_floor(now, 15), requested_by="beat", kinds=kinds
+    )
+
+
+@shared_task(time_limit=10 * 60, soft_time_limit=9 * 60, acks_late=True)
+def score_shard_task(shard_id: int) -> None:
+    shard_score(shard_id=shard_id)
+
+
+@shared_task(time_limit=60, soft_time_limit=50)
+def sweep_runs_task() -> int:
+    """Every 30 s: re-dispatch shards whose worker stopped reporting; close finished runs."""
+    stale = runs_sweep(
+        now=timezone.now(), stale_after=timedelta(seconds=settings.FLEETMON_SHARD_STALE_SECONDS)
+    )
+    for shard_id in stale:
+        score_shard_task.delay(shard_id)
+    return len(stale)
+
+
+@shared_task(time_limit=60 * 60, soft_time_limit=59 * 60)
+def train_model_task(kind: str, actor: str = "system") -> str:
+    return model_train(kind=kind, actor=actor).model_id
