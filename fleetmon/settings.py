@@ -207,3 +207,4 @@ FLEETMON_MIN_SCORING_COMPLETENESS = float(os.getenv("FLEETMON_MIN_SCORING_COMPLE
 FLEETMON_SEVERITY_CUTOFFS = json.loads(os.getenv("FLEETMON_SEVERITY_CUTOFFS", "{}"))
 # Severity of alerts the rules fallback raises when no model could score a device.
 FLEETMON_FALLBACK_SEVERITY = os.getenv("FLEETMON_FALLBACK_SEVERITY", "MEDIUM")
+FLEETMON_SHADOW_DAYS = envint("FLEETMON_SHADOW_DAYS", "7")

@@ -77,6 +77,8 @@ class ModelVersion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=150, default="system")
     promoted_at = models.DateTimeField(null=True)
+    # The latest canary and regression reports (scoring.comparison), which gate promotion.
+    validation = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["kind", "-created_at"]
@@ -239,3 +241,31 @@ class ScoringShard(models.Model):
 
     def __str__(self) -> str:
         return f"shard {self.pk} of run {self.run_id}: {self.device_from}..{self.device_to}"
+
+
+class RegressionFeatures(models.Model):
+    """`regression_test_features_v1`: a fixed feature set every candidate must score (D11).
+
+    Generated once by the simulator (`manage.py build_regression_set`), read-only after:
+    a trigger refuses updates and deletes unless a rebuild asks for it explicitly.
+    """
+
+    dataset = models.CharField(max_length=64)
+    device_id = models.CharField(max_length=64)
+    cohort_id = models.CharField(max_length=64)
+    case = models.CharField(max_length=40)  # normal, or the injected fault / edge case
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    values = models.JSONField()  # {feature name: value or null}
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "regression_test_features"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dataset", "device_id"], name="regression_device_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dataset} {self.device_id} ({self.case})"

@@ -28,8 +28,16 @@ def _event(version, action, from_role, actor, reason, details=None):
     )
 
 
-def model_set_role(*, version: ModelVersion, role: str, actor: str, reason: str) -> ModelVersion:
-    """Give a version a role. Promoting to production retires the current production version."""
+def model_set_role(
+    *, version: ModelVersion, role: str, actor: str, reason: str, force: bool = False
+) -> ModelVersion:
+    """Give a version a role. Promoting to production retires the current production version.
+
+    Promotion is refused while `promotion_blockers` lists a reason (regression, canary,
+    shadow period); `force` overrides it and the event records what was overridden.
+    """
+    from scoring.services.validation import promotion_blockers
+
     if role not in ModelRole.values:
         raise RegistryError(f"unknown role {role!r}; choose one of {', '.join(ModelRole.values)}")
     if not reason.strip():
@@ -40,7 +48,14 @@ def model_set_role(*, version: ModelVersion, role: str, actor: str, reason: str)
             raise RegistryError(f"{version.model_id} is already {role}")
         if not version.artifact_path:
             raise RegistryError(f"{version.model_id} has no artifact left (pruned); retrain")
+        overridden = []
         if role == ModelRole.PRODUCTION:
+            blockers = promotion_blockers(version=version)
+            if blockers and not force:
+                raise RegistryError(
+                    f"{version.model_id} cannot be promoted: " + "; ".join(blockers)
+                )
+            overridden = blockers
             current = (
                 ModelVersion.objects.select_for_update()
                 .filter(kind=version.kind, role=ModelRole.PRODUCTION)
@@ -66,6 +81,7 @@ def model_set_role(*, version: ModelVersion, role: str, actor: str, reason: str)
             previous,
             actor,
             reason,
+            {"overridden": overridden} if overridden else None,
         )
     model_prune(kind=version.kind)
     logger.info("%s: %s -> %s by %s (%s)", version.model_id, previous, role, actor, reason)

@@ -334,9 +334,12 @@ def run_finish_if_done(*, run_id: int) -> bool:
 
 
 def _after_run(run_id: int) -> None:
-    """Hand the finished run to the alert pipeline, by task name: alerts depend on scoring."""
+    """Compare candidates with production, then hand the run to the alert pipeline (by task
+    name: alerts depend on scoring)."""
     from fleetmon.celery import app
+    from scoring.services.validation import canary_evaluate
 
+    canary_evaluate(run=ScoringRun.objects.get(pk=run_id))
     app.tasks["alerts.tasks.alerts_from_run_task"].delay(run_id)
 
 

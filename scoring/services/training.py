@@ -88,7 +88,7 @@ def model_train(
             raise TrainingFailed(
                 f"validation anomaly rate {validation_rate:.1%} is outside {low:.1%}-{high:.0%}"
             )
-    return _register(
+    version = _register(
         detector=detector,
         actor=actor,
         window_minutes=window_minutes,
@@ -98,6 +98,11 @@ def model_train(
         validation_rate=validation_rate,
         now=now,
     )
+    from scoring.services.validation import regression_evaluate, regression_frame
+
+    if not regression_frame().empty:
+        regression_evaluate(version=version)
+    return version
 
 
 def _next_number(kind: str) -> int:

@@ -29,7 +29,9 @@ def wait_for_run(run_id: int, timeout: float = 60) -> ScoringRun:
 
 def production(kind: str) -> ModelVersion:
     version = model_train(kind=kind, actor="test", now=END)
-    return model_set_role(version=version, role="production", actor="test", reason="test")
+    return model_set_role(
+        version=version, role="production", actor="test", reason="test", force=True
+    )
 
 
 @pytest.fixture
@@ -79,6 +81,7 @@ def test_a_failing_model_does_not_stop_the_others(trained_fleet, celery_worker):
         role="production",
         actor="test",
         reason="test",
+        force=True,
     )
     (artifact_dir() / cohort.artifact_path).write_bytes(b"not a model")  # breaks its checksum
 

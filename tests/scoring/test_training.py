@@ -66,8 +66,8 @@ def test_a_corrupted_artifact_is_refused(history):
 def test_promotion_retires_the_previous_production_and_rollback_restores_it(history):
     first = model_train(kind="isolation_forest", actor="alice", now=END)
     second = model_train(kind="isolation_forest", actor="alice", now=END)
-    model_set_role(version=first, role="production", actor="alice", reason="first")
-    model_set_role(version=second, role="production", actor="bob", reason="better")
+    model_set_role(version=first, role="production", actor="alice", reason="first", force=True)
+    model_set_role(version=second, role="production", actor="bob", reason="better", force=True)
 
     roles = dict(ModelVersion.objects.values_list("model_id", "role"))
     assert roles == {"isolation_forest_v1": "retired", "isolation_forest_v2": "production"}
@@ -92,7 +92,7 @@ def test_only_the_last_three_versions_keep_their_artifacts(history, scoring_sett
     versions = []
     for _ in range(5):
         version = model_train(kind="isolation_forest", actor="alice", now=END)
-        model_set_role(version=version, role="production", actor="alice", reason="next")
+        model_set_role(version=version, role="production", actor="alice", reason="next", force=True)
         versions.append(version)
     kept = dict(ModelVersion.objects.values_list("model_id", "artifact_path"))
     assert [bool(kept[v.model_id]) for v in versions] == [False, False, True, True, True]
