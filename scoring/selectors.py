@@ -146,3 +146,24 @@ def score_slopes(*, device_ids: list[str], since: datetime, until: datetime) -> 
             [since, until, device_ids],
         )
         return {d: s for d, s in cursor.fetchall() if s is not None}
+
+
+def latest_production_scores(*, since: datetime) -> list[dict]:
+    """Per production model (the rules fallback excluded): its newest window after `since`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT v.model_id, v.kind, max(s.window_end), max(s.scored_at)
+            FROM scoring_modelversion v
+            LEFT JOIN model_scores s ON s.model_id = v.model_id
+                 AND s.window_end > %s
+            WHERE v.role = 'production' AND v.kind <> 'rules_fallback'
+            GROUP BY v.model_id, v.kind
+            ORDER BY v.kind
+            """,
+            [since],
+        )
+        return [
+            {"model_id": m, "kind": k, "latest_window_end": w, "latest_scored_at": s}
+            for m, k, w, s in cursor.fetchall()
+        ]
