@@ -25,7 +25,12 @@ from alerts.text import alert_description, alert_title
 from fleetmon.registry.models import Device
 from fleetmon.registry.services import devices_set_open_severity, devices_set_scores
 from scoring.models import ScoringRun
-from scoring.selectors import max_model_scores, run_production_scores, score_slopes
+from scoring.selectors import (
+    devices_in_defrost_mode,
+    previous_scores,
+    run_production_scores,
+    score_slopes,
+)
 from scoring.services.runs import run_mark_alerted
 
 logger = logging.getLogger(__name__)
@@ -67,12 +72,14 @@ def alerts_from_run(*, run_id: int, now: datetime | None = None) -> dict[str, in
     """Turn a finished run's production scores into alerts; reconcile and pre-hydrate.
 
     1. Per device, the flagged model scores give one candidate: the highest score names the
-       model and contributors; severity follows D3 (agreement, previous window).
+       model and contributors; severity follows D3 (agreement, previous window). A lone
+       model's non-critical flag waits for the next window to confirm it (alarm delay).
     2. Devices no model scored in this run (a failed model, poor data) fall back to the
        rules: their flags raise FLEETMON_FALLBACK_SEVERITY alerts, so alerting never stops.
     3. Candidates are deduplicated against active alerts (D6) and escalate or sustain them
        (D5); reruns of the same run raise nothing twice.
     4. Active alerts of scored devices are reconciled with the new score (D5).
+    Devices defrosting or within the post-defrost delay (D10) are left out of 1, 4 and 5.
     5. Devices get their latest score, 24 h trend and health (D14).
     """
     now = now or timezone.now()
@@ -86,8 +93,17 @@ def alerts_from_run(*, run_id: int, now: datetime | None = None) -> dict[str, in
     cohorts = dict(
         Device.objects.filter(pk__in=scores["device_id"].unique()).values_list("pk", "cohort_id")
     )
+    # D10 for batch: a device defrosting, or within the post-defrost delay, raises no model
+    # alert and keeps its previous score: its evaporator is warm on purpose.
+    defrosting = devices_in_defrost_mode(
+        device_ids=list(models["device_id"].unique()),
+        window_end=run.window_end,
+        minutes=run.window_minutes,
+        delay_minutes=settings.FLEETMON_POST_DEFROST_MINUTES,
+    )
+    models = models[~models["device_id"].isin(defrosting)]
     candidates = _model_candidates(models, run, cohorts)
-    candidates += _fallback_candidates(fallback, set(models["device_id"]))
+    candidates += _fallback_candidates(fallback, set(models["device_id"]) | defrosting)
     created, suppressed = _raise(candidates, run.window_end, now)
     best = models.groupby("device_id")["anomaly_score"].max().to_dict()
     resolved = _reconcile(best, run.window_end, now)
@@ -109,25 +125,33 @@ def _model_candidates(models: pd.DataFrame, run: ScoringRun, cohorts: dict) -> l
     flagged = models[models["anomaly_flag"]]
     if flagged.empty:
         return []
-    previous = max_model_scores(
+    previous = previous_scores(
         device_ids=list(flagged["device_id"].unique()),
-        window_end=run.window_end - timedelta(minutes=run.window_minutes),
+        before=run.window_end,
+        within=timedelta(hours=2),  # hourly runs score every fourth 15-minute window
     )
     candidates = []
     for device_id, group in flagged.groupby("device_id"):
         top = group.loc[group["anomaly_score"].idxmax()]
+        previous_max, previous_flagged = previous.get(device_id, (None, False))
+        severity = batch_severity(
+            max_score=float(top["anomaly_score"]),
+            models_flagging=group["model_id"].nunique(),
+            previous_max_score=previous_max,
+            cutoffs=cutoffs_for(cohorts.get(device_id, "")),
+        )
+        # Alarm delay (domain §14): one model's non-critical flag must repeat in the next
+        # scored window before it alerts; agreement or a critical score alerts at once.
+        lone = group["model_id"].nunique() == 1 and severity != "CRITICAL"
+        if lone and settings.FLEETMON_ALERT_CONFIRM_WINDOWS > 1 and not previous_flagged:
+            continue
         candidates.append(
             Candidate(
                 device_id=device_id,
                 source=DeviceAlert.Source.BATCH,
                 kind=top["kind"],
                 model_id=top["model_id"],
-                severity=batch_severity(
-                    max_score=float(top["anomaly_score"]),
-                    models_flagging=group["model_id"].nunique(),
-                    previous_max_score=previous.get(device_id),
-                    cutoffs=cutoffs_for(cohorts.get(device_id, "")),
-                ),
+                severity=severity,
                 score=float(top["anomaly_score"]),
                 contributors=list(top["top_contributors"] or []),
                 contributor_scores=list(top["contributor_scores"] or []),

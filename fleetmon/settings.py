@@ -208,3 +208,7 @@ FLEETMON_SEVERITY_CUTOFFS = json.loads(os.getenv("FLEETMON_SEVERITY_CUTOFFS", "{
 # Severity of alerts the rules fallback raises when no model could score a device.
 FLEETMON_FALLBACK_SEVERITY = os.getenv("FLEETMON_FALLBACK_SEVERITY", "MEDIUM")
 FLEETMON_SHADOW_DAYS = envint("FLEETMON_SHADOW_DAYS", "7")
+# D10: temperature alerts wait this long after a defrost ends.
+FLEETMON_POST_DEFROST_MINUTES = envint("FLEETMON_POST_DEFROST_MINUTES", "30")
+# Alarm delay: consecutive flagged windows before one model's non-critical flag alerts (1: none).
+FLEETMON_ALERT_CONFIRM_WINDOWS = envint("FLEETMON_ALERT_CONFIRM_WINDOWS", "2")

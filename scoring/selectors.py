@@ -1,6 +1,6 @@
 """Reads for scoring: feature frames for training and scoring, score frames for alerts."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pandas as pd
 from django.db import connection
@@ -112,22 +112,6 @@ def run_production_scores(*, run_id: int) -> pd.DataFrame:
     )
 
 
-def max_model_scores(*, device_ids: list[str], window_end: datetime) -> dict[str, float]:
-    """Each device's highest production model score at a window (the rules fallback excluded)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT s.device_id, max(s.anomaly_score)
-            FROM model_scores s JOIN scoring_modelversion v ON v.model_id = s.model_id
-            WHERE s.window_end = %s AND s.device_id = ANY(%s)
-              AND s.deployment_role = 'production' AND v.kind <> 'rules_fallback'
-            GROUP BY s.device_id
-            """,
-            [window_end, device_ids],
-        )
-        return dict(cursor.fetchall())
-
-
 def score_slopes(*, device_ids: list[str], since: datetime, until: datetime) -> dict[str, float]:
     """Per device, the least-squares slope (per hour) of its max production score over time."""
     with connection.cursor() as cursor:
@@ -167,3 +151,42 @@ def latest_production_scores(*, since: datetime) -> list[dict]:
             {"model_id": m, "kind": k, "latest_window_end": w, "latest_scored_at": s}
             for m, k, w, s in cursor.fetchall()
         ]
+
+
+def devices_in_defrost_mode(
+    *, device_ids: list[str], window_end: datetime, minutes: int, delay_minutes: int
+) -> set[str]:
+    """Devices whose window ending at `window_end`, or one ending up to `delay_minutes`
+    before it, had defrost activity: their evaporator is still recovering (decision D10)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT DISTINCT device_id FROM device_features
+            WHERE window_duration_minutes = %s AND device_id = ANY(%s)
+              AND window_end >= %s AND window_end <= %s AND defrost_active_fraction > 0
+            """,
+            [minutes, device_ids, window_end - timedelta(minutes=delay_minutes), window_end],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def previous_scores(
+    *, device_ids: list[str], before: datetime, within: timedelta
+) -> dict[str, tuple[float, bool]]:
+    """Each device's highest production model score, and whether any model flagged, in its
+    latest scored window before `before` (not older than `within`): "the immediately
+    preceding window" of D3."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT DISTINCT ON (s.device_id) s.device_id, max(s.anomaly_score),
+                   bool_or(s.anomaly_flag)
+            FROM model_scores s JOIN scoring_modelversion v ON v.model_id = s.model_id
+            WHERE s.window_end < %s AND s.window_end >= %s AND s.device_id = ANY(%s)
+              AND s.deployment_role = 'production' AND v.kind <> 'rules_fallback'
+            GROUP BY s.device_id, s.window_end
+            ORDER BY s.device_id, s.window_end DESC
+            """,
+            [before, before - within, device_ids],
+        )
+        return {device: (score, flagged) for device, score, flagged in cursor.fetchall()}

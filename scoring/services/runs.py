@@ -26,6 +26,7 @@ from scoring.model_input import impute
 from scoring.models import ModelRole, ModelVersion, RunStatus, ScoringRun, ScoringShard
 from scoring.selectors import active_device_ids, scoring_features
 from scoring.services.training import rules_fallback_ensure
+from scoring.signals import run_finished
 
 logger = logging.getLogger(__name__)
 
@@ -334,13 +335,11 @@ def run_finish_if_done(*, run_id: int) -> bool:
 
 
 def _after_run(run_id: int) -> None:
-    """Compare candidates with production, then hand the run to the alert pipeline (by task
-    name: alerts depend on scoring)."""
-    from fleetmon.celery import app
+    """Compare candidates with production, then tell the apps that build on scoring."""
     from scoring.services.validation import canary_evaluate
 
     canary_evaluate(run=ScoringRun.objects.get(pk=run_id))
-    app.tasks["alerts.tasks.alerts_from_run_task"].delay(run_id)
+    run_finished.send(sender=ScoringRun, run_id=run_id)
 
 
 def runs_sweep(*, now: datetime, stale_after: timedelta) -> list[int]:

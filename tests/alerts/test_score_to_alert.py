@@ -96,7 +96,8 @@ def run_with(scores: list[tuple], window_end=END) -> ScoringRun:
 
 
 @pytest.fixture
-def setup(db):
+def setup(db, settings):
+    settings.FLEETMON_ALERT_CONFIRM_WINDOWS = 1  # the alarm delay has its own tests
     device = register_devices(1)[0].device_id
     return device, model("isolation_forest"), model("statistical_baseline")
 
@@ -267,3 +268,32 @@ def test_devices_are_pre_hydrated_with_score_trend_and_health(setup):
     assert d.latest_anomaly_score == pytest.approx(0.9)
     assert d.anomaly_trend == "increasing"
     assert (d.worst_open_severity, d.health_status) == ("MEDIUM", "critical")  # score > 0.85
+
+
+@pytest.mark.django_db
+def test_a_lone_models_flag_waits_for_the_next_window(setup, settings):
+    settings.FLEETMON_ALERT_CONFIRM_WINDOWS = 2
+    device, forest, _ = setup
+    assert (
+        alerts_from_run(run_id=run_with([(device, forest, 0.8, "humidity_mean")]).pk)["created"]
+        == 0
+    )
+    later = END + timedelta(hours=1)
+    alerts_from_run(run_id=run_with([(device, forest, 0.8, "humidity_mean")], later).pk)
+    (alert,) = alerts(device)
+    assert (alert.severity, alert.window_end) == ("MEDIUM", later)
+
+
+@pytest.mark.django_db
+def test_agreement_or_a_critical_score_alerts_at_once(setup, settings):
+    settings.FLEETMON_ALERT_CONFIRM_WINDOWS = 2
+    device, forest, stats = setup
+    other = register_devices(1, site_no=2)[0].device_id
+    run = run_with(
+        [
+            (device, forest, 0.97, "vibration_compressor_max"),
+            (other, forest, 0.8, "pressure_low_mean"),
+            (other, stats, 0.75, "pressure_low_mean"),
+        ]
+    )
+    assert alerts_from_run(run_id=run.pk)["created"] == 2

@@ -20,7 +20,9 @@ def training():
 @pytest.fixture(scope="module")
 def detector(training):
     # No shrinkage of device spreads, so z is exactly "own stds"; see the shrinkage test.
-    return StatisticalBaselineDetector(params={"std_prior_windows": 0}).fit(training)
+    return StatisticalBaselineDetector(params={"std_prior_windows": 0, "z_at_threshold": 3.0}).fit(
+        training
+    )
 
 
 def own_normal(training, device_id):
@@ -39,7 +41,7 @@ def test_defaults_follow_the_domain():
 
 
 def test_score_is_the_threshold_at_three_sigma():
-    detector = StatisticalBaselineDetector()
+    detector = StatisticalBaselineDetector(params={"z_at_threshold": 3.0})
     z = np.array([0.0, 2.0, 3.0, 4.0, 6.0])
     scores = -np.expm1(-((z / detector.scale) ** 2))
     assert scores[2] == pytest.approx(0.7)
@@ -96,13 +98,15 @@ def test_a_device_with_too_few_windows_uses_its_cohort(training):
     few = training[training["device_id"] == "REF-TEST-00002"].iloc[:5].copy()
     few["device_id"] = "LOW-HISTORY"
     few[FEATURE] += 100.0
-    detector = StatisticalBaselineDetector().fit(pd.concat([training, few], ignore_index=True))
+    detector = StatisticalBaselineDetector(params={"z_at_threshold": 3.0}).fit(
+        pd.concat([training, few], ignore_index=True)
+    )
     result = detector.score(few.iloc[[0]])
     assert result.anomaly_flag[0]
     assert result.top_contributors[0][0] == FEATURE
-    with_history = StatisticalBaselineDetector(params={"min_device_windows": 5}).fit(
-        pd.concat([training, few], ignore_index=True)
-    )
+    with_history = StatisticalBaselineDetector(
+        params={"min_device_windows": 5, "z_at_threshold": 3.0}
+    ).fit(pd.concat([training, few], ignore_index=True))
     assert with_history.score(few.iloc[[0]]).anomaly_score[0] < 0.7
 
 
@@ -138,7 +142,9 @@ def test_device_spreads_are_shrunk_towards_the_cohort(training):
     flat.loc[mask, feature] = mean + 0.01 * (flat.loc[mask, feature] - mean)
     window, _ = own_normal(flat, "REF-TEST-00003")
     window[feature] += 1.5 * training.loc[mask, feature].std()
-    raw = StatisticalBaselineDetector(params={"std_prior_windows": 0}).fit(flat)
-    shrunk = StatisticalBaselineDetector().fit(flat)
+    raw = StatisticalBaselineDetector(params={"std_prior_windows": 0, "z_at_threshold": 3.0}).fit(
+        flat
+    )
+    shrunk = StatisticalBaselineDetector(params={"z_at_threshold": 3.0}).fit(flat)
     assert raw.score(window).anomaly_flag[0]
     assert not shrunk.score(window).anomaly_flag[0]
