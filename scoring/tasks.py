@@ -28,13 +28,12 @@ def refresh_features_task() -> dict[int, int]:
     return features_refresh(now=timezone.now())
 
 
-def dispatch_run(**kwargs) -> int | None:
-    """Create a run and send its shards to the workers, in parallel, after commit."""
-    try:
-        run = run_create(**kwargs)
-    except NothingToScore as exc:
-        logger.warning("no scoring run: %s", exc)
-        return None
+def dispatch_run(**kwargs) -> int:
+    """Create a run and send its shards to the workers, in parallel, after commit.
+
+    Raises NothingToScore when there is no model or no device for it.
+    """
+    run = run_create(**kwargs)
     shards = run_shard_ids(run)
     transaction.on_commit(lambda: group(score_shard_task.s(s) for s in shards).apply_async())
     return run.pk
@@ -46,9 +45,13 @@ def scheduled_scoring_task(trigger: str) -> int | None:
     now = timezone.now()
     features_refresh(now=now)
     kinds = HOURLY_KINDS if trigger == "hourly" else None
-    return dispatch_run(
-        trigger=trigger, window_end=window_floor(now, 15), requested_by="beat", kinds=kinds
-    )
+    try:
+        return dispatch_run(
+            trigger=trigger, window_end=window_floor(now, 15), requested_by="beat", kinds=kinds
+        )
+    except NothingToScore as exc:
+        logger.warning("no %s scoring run: %s", trigger, exc)
+        return None
 
 
 @shared_task(time_limit=10 * 60, soft_time_limit=9 * 60, acks_late=True)

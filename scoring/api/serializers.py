@@ -229,3 +229,21 @@ class ModelScoreOutputSerializer(serializers.ModelSerializer):
             "scored_at",
             "sensor_completeness",
         ]
+
+
+class ModelStalenessSerializer(serializers.Serializer):
+    model_id = serializers.CharField()
+    kind = serializers.CharField()
+    latest_window_end = serializers.DateTimeField(allow_null=True)
+    latest_scored_at = serializers.DateTimeField(allow_null=True)
+    age_minutes = serializers.FloatField(allow_null=True)
+    state = serializers.CharField()
+
+
+class StalenessOutputSerializer(serializers.Serializer):
+    as_of = serializers.DateTimeField()
+    state = serializers.ChoiceField(
+        choices=["fresh", "delayed", "rules_fallback", "streaming_only"]
+    )
+    age_minutes = serializers.FloatField(allow_null=True)
+    models = ModelStalenessSerializer(many=True)

@@ -9,6 +9,7 @@ from scoring.api.views import (
     ModelTrainView,
     ScoringRunDetailView,
     ScoringRunListView,
+    StalenessView,
 )
 
 urlpatterns = [
@@ -21,4 +22,5 @@ urlpatterns = [
     path("scoring-runs/", ScoringRunListView.as_view(), name="scoring-runs"),
     path("scoring-runs/<int:run_id>/", ScoringRunDetailView.as_view(), name="scoring-run-detail"),
     path("devices/<str:device_id>/scores/", DeviceScoresView.as_view(), name="device-scores"),
+    path("scoring/staleness/", StalenessView.as_view(), name="scoring-staleness"),
 ]

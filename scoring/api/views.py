@@ -32,12 +32,14 @@ from scoring.api.serializers import (
     ScoringRunDetailOutputSerializer,
     ScoringRunInputSerializer,
     ScoringRunOutputSerializer,
+    StalenessOutputSerializer,
     TaskOutputSerializer,
 )
 from scoring.models import ModelScore, ModelVersion, ScoringRun, ScoringShard
 from scoring.services.features import window_floor
 from scoring.services.registry import RegistryError, model_rollback, model_set_role
-from scoring.services.runs import run_progress
+from scoring.services.runs import NothingToScore, run_progress
+from scoring.services.staleness import scoring_staleness
 from scoring.tasks import dispatch_run, train_model_task
 
 RUN_WINDOW_MINUTES = 15  # on-demand runs score 15-minute windows, like run_create's default
@@ -233,23 +235,16 @@ class ScoringRunListView(GenericAPIView):
             raise ValidationError(
                 {"window_end": [f"must be on a {RUN_WINDOW_MINUTES}-minute boundary"]}
             )
-        run_id = dispatch_run(
-            trigger=ScoringRun.Trigger.ON_DEMAND,
-            window_end=window_end or window_floor(timezone.now(), RUN_WINDOW_MINUTES),
-            requested_by=request.user.username,
-            kinds=tuple(kinds) if kinds else None,
-            device_id=device_id,
-        )
-        if run_id is None:
-            # TRICKY: dispatch_run swallows NothingToScore (it only logs the reason), so the
-            # precise message is not available here.
-            return Response(
-                {
-                    "detail": "nothing to score: no model version of the requested kinds "
-                    "has a scoring role, or no active device is in range"
-                },
-                status=status.HTTP_409_CONFLICT,
+        try:
+            run_id = dispatch_run(
+                trigger=ScoringRun.Trigger.ON_DEMAND,
+                window_end=window_end or window_floor(timezone.now(), RUN_WINDOW_MINUTES),
+                requested_by=request.user.username,
+                kinds=tuple(kinds) if kinds else None,
+                device_id=device_id,
             )
+        except NothingToScore as exc:
+            return Response({"detail": f"nothing to score: {exc}"}, status=status.HTTP_409_CONFLICT)
         return Response(_run_detail(run_id), status=status.HTTP_201_CREATED)
 
 
@@ -305,3 +300,17 @@ class DeviceScoresView(ScoringAPIView):
             scores = scores.filter(model_id=model_id)
         scores = scores.order_by("window_end", "model_id")
         return Response(ModelScoreOutputSerializer(scores, many=True).data)
+
+
+class StalenessView(ScoringAPIView):
+    @extend_schema(
+        operation_id="scoring_staleness",
+        responses={200: StalenessOutputSerializer, 403: FORBIDDEN},
+        description=(
+            "How fresh the production scores are (domain §4.5): fresh < 1 h, delayed 1-2 h, "
+            "rules_fallback 2-4 h, streaming_only > 4 h or no scores; per model and for the "
+            "fleet (its freshest model)."
+        ),
+    )
+    def get(self, request):
+        return Response(StalenessOutputSerializer(scoring_staleness(now=timezone.now())).data)

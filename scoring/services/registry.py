@@ -90,6 +90,8 @@ def model_set_role(
 
 def model_rollback(*, kind: str, actor: str, reason: str) -> ModelVersion:
     """Put back the version that was in production before the current one."""
+    if not reason.strip():
+        raise RegistryError("a reason is required")
     with transaction.atomic():
         current = ModelVersion.objects.filter(kind=kind, role=ModelRole.PRODUCTION).first()
         if current is None:

@@ -85,3 +85,11 @@ def test_a_model_that_never_scored_counts_as_absent():
     report = scoring_staleness(now=END)
     assert report["state"] == "streaming_only"
     assert report["models"][0]["age_minutes"] is None
+
+
+@pytest.mark.django_db
+def test_staleness_is_served_by_the_api(admin_client):
+    version("isolation_forest_v1", "isolation_forest")
+    body = admin_client.get("/api/v1/scoring/staleness/").json()
+    assert body["state"] == "streaming_only"
+    assert body["models"][0]["model_id"] == "isolation_forest_v1"
