@@ -8,7 +8,7 @@ set -a; eval "$(scripts/services.sh)"; set +a
 PY=.venv/bin/python
 PORT="${PORT:-8000}"
 DEVICES="${FLEETMON_SIM_DEVICES:-1000}"
-DAYS="${FLEETMON_BACKFILL_DAYS:-1}"
+DAYS="${FLEETMON_BACKFILL_DAYS:-2}"
 export SITE_ROOT="http://127.0.0.1:$PORT"
 mkdir -p var/log
 
@@ -16,6 +16,9 @@ $PY manage.py migrate --no-input
 $PY manage.py seed_demo >/dev/null
 echo "Backfilling $DAYS day(s) of history for $DEVICES simulated devices (resumes if already there)..."
 $PY manage.py simulate_fleet backfill --devices "$DEVICES" --days "$DAYS" >var/log/backfill.log
+echo "Training the first model versions (features, regression set, canary-free first deploy)..."
+$PY manage.py bootstrap_models --days "$DAYS" >var/log/bootstrap.log 2>&1 || {
+  echo "model bootstrap failed; see var/log/bootstrap.log" >&2; exit 1; }
 TOKEN=$($PY manage.py create_ingest_token demo-live --replace)
 
 pids=()
@@ -33,8 +36,9 @@ pids+=($!)
 for _ in $(seq 50); do curl -fs -o /dev/null "$SITE_ROOT/api/schema/" && break; sleep 0.2; done
 $PY manage.py simulate_fleet live --devices "$DEVICES" --token "$TOKEN" >var/log/live.log 2>&1 &
 pids+=($!)
-# The dropout job runs hourly on beat; run it once now so the registry is fresh at start.
+# Hourly jobs run on beat; run the dropout job and a scoring run once now for a fresh start.
 $PY manage.py shell -c "from quality.tasks import detect_dropout_task; detect_dropout_task.delay()"
+$PY manage.py score_now --no-wait >/dev/null
 
 cat <<INFO
 
@@ -45,7 +49,7 @@ FleetMon is running at $SITE_ROOT/
   try:           curl -X POST -H "Authorization: Token $TOKEN" -H 'Content-Type: application/json' \\
                    -d '[{"device_id":"REF-TEST-00001","timestamp":"$(date -u +%FT%TZ)","readings":{"humidity":40}}]' \\
                    $SITE_ROOT/api/v1/ingest/
-  logs:          var/log/{web,worker,beat,live,backfill}.log
+  logs:          var/log/{web,worker,beat,live,backfill,bootstrap}.log
 Ctrl-C stops everything.
 INFO
 wait -n "${pids[@]}"
