@@ -93,3 +93,27 @@ def test_staleness_is_served_by_the_api(admin_client):
     body = admin_client.get("/api/v1/scoring/staleness/").json()
     assert body["state"] == "streaming_only"
     assert body["models"][0]["model_id"] == "isolation_forest_v1"
+
+
+@pytest.mark.django_db
+def test_runs_page_shows_progress_of_each_run(admin_client):
+    from scoring.models import ScoringShard
+
+    forest = version("isolation_forest_v1", "isolation_forest")
+    from scoring.models import ScoringRun
+
+    run = ScoringRun.objects.create(
+        trigger="hourly", window_minutes=15, window_end=END, status="running"
+    )
+    for status in ("succeeded", "running", "pending"):
+        ScoringShard.objects.create(
+            run=run,
+            model_version=forest,
+            deployment_role="production",
+            device_from="A",
+            device_to="Z",
+            status=status,
+        )
+    page = admin_client.get("/scoring/runs/").content.decode()
+    assert '<progress value="1" max="3"' in page
+    assert "1/3 shards" in page
