@@ -106,10 +106,9 @@ def alerts_from_run(*, run_id: int, now: datetime | None = None) -> dict[str, in
     candidates += _fallback_candidates(fallback, set(models["device_id"]) | defrosting)
     created, suppressed = _raise(candidates, run.window_end, now)
     best = models.groupby("device_id")["anomaly_score"].max().to_dict()
-    resolved = _reconcile(best, run.window_end, now)
+    resolved, reconciled = _reconcile(best, run.window_end, now)
     _prehydrate(best, run.window_end)
-    touched = {c.device_id for c in candidates} | set(best)
-    _refresh_open_severity(touched)
+    _refresh_open_severity({c.device_id for c in candidates} | reconciled)
     run_mark_alerted(run_id=run_id, alerts_created=created)
     logger.info(
         "run %s alerts: %d created, %d suppressed, %d resolved",
@@ -294,11 +293,14 @@ def _event(alert: DeviceAlert, kind: str, at: datetime, note: str, details=None)
     )
 
 
-def _reconcile(best: dict[str, float], window_end: datetime, now: datetime) -> int:
-    """D5: resolve transient alerts, confirm streaming ones, with the device's new score."""
+def _reconcile(best: dict[str, float], window_end: datetime, now: datetime) -> tuple[int, set[str]]:
+    """D5: resolve transient alerts, confirm streaming ones, with the device's new score.
+
+    Returns the number resolved and the devices whose alerts changed.
+    """
     if not best:
-        return 0
-    resolved = 0
+        return 0, set()
+    resolved, touched = 0, set()
     with transaction.atomic():
         alerts = DeviceAlert.objects.select_for_update().filter(
             Q(window_end__lt=window_end)
@@ -317,6 +319,7 @@ def _reconcile(best: dict[str, float], window_end: datetime, now: datetime) -> i
                 alert.save(update_fields=["alert_type", "status", "resolved_at"])
                 _event(alert, "resolved", now, f"transient: next batch score {score:.2f} < 0.6")
                 resolved += 1
+                touched.add(alert.device_id)
             elif (
                 score > CONFIRMED_ABOVE
                 and alert.source == DeviceAlert.Source.STREAMING
@@ -325,7 +328,7 @@ def _reconcile(best: dict[str, float], window_end: datetime, now: datetime) -> i
                 alert.alert_type = AlertType.SUSTAINED
                 alert.save(update_fields=["alert_type"])
                 _event(alert, "sustained", now, f"confirmed by batch score {score:.2f}")
-    return resolved
+    return resolved, touched
 
 
 def _prehydrate(best: dict[str, float], window_end: datetime) -> None:

@@ -55,18 +55,28 @@ def devices_set_open_severity(*, severities: dict[str, str]) -> None:
 
 
 def devices_refresh_health(*, device_ids: list[str]) -> int:
-    """Recompute D14 health for these devices from their stored properties."""
-    changed = []
-    for device in Device.objects.filter(pk__in=device_ids).only(
+    """Recompute D14 health for these devices from their stored properties.
+
+    Reads three columns and writes only the devices whose status changed, in one UPDATE:
+    a scoring run touches every device of the fleet.
+    """
+    from django.db import connection
+
+    rows = Device.objects.filter(pk__in=device_ids).values_list(
         "device_id", "dropout_state", "latest_anomaly_score", "worst_open_severity", "health_status"
-    ):
+    )
+    changed: dict[str, str] = {}
+    for device_id, dropout, score, severity, current in rows.iterator(chunk_size=10000):
         status = health_status(
-            dropout_state=device.dropout_state,
-            latest_score=device.latest_anomaly_score,
-            worst_open_severity=device.worst_open_severity or None,
+            dropout_state=dropout, latest_score=score, worst_open_severity=severity or None
         )
-        if status != device.health_status:
-            device.health_status = status
-            changed.append(device)
-    Device.objects.bulk_update(changed, ["health_status"], batch_size=2000)
+        if status != current:
+            changed[device_id] = status.value
+    if changed:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE registry_device d SET health_status = u.status"
+                " FROM unnest(%s::text[], %s::text[]) AS u(id, status) WHERE d.device_id = u.id",
+                [list(changed), list(changed.values())],
+            )
     return len(changed)
