@@ -28,7 +28,8 @@ from scoring.models import ScoringRun
 from scoring.selectors import (
     devices_in_defrost_mode,
     previous_scores,
-    run_production_scores,
+    run_best_model_scores,
+    run_flagged_scores,
     score_slopes,
 )
 from scoring.services.runs import run_mark_alerted
@@ -84,28 +85,25 @@ def alerts_from_run(*, run_id: int, now: datetime | None = None) -> dict[str, in
     """
     now = now or timezone.now()
     run = ScoringRun.objects.get(pk=run_id)
-    scores = run_production_scores(run_id=run_id)
-    if scores.empty:
-        run_mark_alerted(run_id=run_id, alerts_created=0)
-        return {"created": 0, "suppressed": 0, "resolved": 0}
-    models = scores[scores["kind"] != "rules_fallback"]
-    fallback = scores[scores["kind"] == "rules_fallback"]
-    cohorts = dict(
-        Device.objects.filter(pk__in=scores["device_id"].unique()).values_list("pk", "cohort_id")
-    )
+    flagged = run_flagged_scores(run_id=run_id)
+    best = run_best_model_scores(run_id=run_id)
     # D10 for batch: a device defrosting, or within the post-defrost delay, raises no model
     # alert and keeps its previous score: its evaporator is warm on purpose.
     defrosting = devices_in_defrost_mode(
-        device_ids=list(models["device_id"].unique()),
+        device_ids=list(best),
         window_end=run.window_end,
         minutes=run.window_minutes,
         delay_minutes=settings.FLEETMON_POST_DEFROST_MINUTES,
     )
-    models = models[~models["device_id"].isin(defrosting)]
+    best = {device: score for device, score in best.items() if device not in defrosting}
+    models = flagged[(flagged["kind"] != "rules_fallback") & flagged["device_id"].isin(best)]
+    fallback = flagged[flagged["kind"] == "rules_fallback"]
+    cohorts = dict(
+        Device.objects.filter(pk__in=flagged["device_id"].unique()).values_list("pk", "cohort_id")
+    )
     candidates = _model_candidates(models, run, cohorts)
-    candidates += _fallback_candidates(fallback, set(models["device_id"]) | defrosting)
+    candidates += _fallback_candidates(fallback, set(best) | defrosting)
     created, suppressed = _raise(candidates, run.window_end, now)
-    best = models.groupby("device_id")["anomaly_score"].max().to_dict()
     resolved, reconciled = _reconcile(best, run.window_end, now)
     _prehydrate(best, run.window_end)
     _refresh_open_severity({c.device_id for c in candidates} | reconciled)
@@ -120,8 +118,7 @@ def alerts_from_run(*, run_id: int, now: datetime | None = None) -> dict[str, in
     return {"created": created, "suppressed": suppressed, "resolved": resolved}
 
 
-def _model_candidates(models: pd.DataFrame, run: ScoringRun, cohorts: dict) -> list[Candidate]:
-    flagged = models[models["anomaly_flag"]]
+def _model_candidates(flagged: pd.DataFrame, run: ScoringRun, cohorts: dict) -> list[Candidate]:
     if flagged.empty:
         return []
     previous = previous_scores(
@@ -163,7 +160,7 @@ def _model_candidates(models: pd.DataFrame, run: ScoringRun, cohorts: dict) -> l
 
 
 def _fallback_candidates(fallback: pd.DataFrame, scored_by_models: set[str]) -> list[Candidate]:
-    rows = fallback[fallback["anomaly_flag"] & ~fallback["device_id"].isin(scored_by_models)]
+    rows = fallback[~fallback["device_id"].isin(scored_by_models)]
     return [
         Candidate(
             device_id=row.device_id,

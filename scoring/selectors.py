@@ -59,26 +59,41 @@ def training_features(
 
 
 def scoring_features(
-    *,
-    minutes: int,
-    window_end: datetime,
-    history: int,
-    device_from: str,
-    device_to: str,
+    *, minutes: int, window_end: datetime, device_from: str, device_to: str
 ) -> pd.DataFrame:
-    """Windows to score for active devices in a range: the one ending at `window_end` and up
-    to `history` earlier ones (for forward-fill), with each device's cohort and dropout state.
-    """
+    """The windows ending at `window_end` of the active devices in a range, with each
+    device's cohort and dropout state."""
     sql = f"""
         SELECT f.device_id, d.cohort_id, d.dropout_state, f.window_start, f.window_end,
                f.reading_count, f.sensor_completeness AS completeness,
                {_features_select(FEATURE_NAMES)}
         FROM device_features f JOIN registry_device d USING (device_id)
-        WHERE f.window_duration_minutes = %(minutes)s
-          AND f.window_end > %(window_end)s - make_interval(mins => %(span)s)
-          AND f.window_end <= %(window_end)s
-          AND f.device_id BETWEEN %(device_from)s AND %(device_to)s
-          AND d.is_active
+        WHERE f.window_duration_minutes = %(minutes)s AND f.window_end = %(window_end)s
+          AND f.device_id BETWEEN %(device_from)s AND %(device_to)s AND d.is_active
+        ORDER BY f.device_id
+    """
+    return _frame(
+        sql,
+        {
+            "minutes": minutes,
+            "window_end": window_end,
+            "device_from": device_from,
+            "device_to": device_to,
+        },
+    )
+
+
+def feature_history(
+    *, minutes: int, window_end: datetime, history: int, device_ids: list[str]
+) -> pd.DataFrame:
+    """Up to `history` windows before `window_end` for these devices, to forward-fill from."""
+    sql = f"""
+        SELECT f.device_id, d.cohort_id, f.window_start, f.window_end,
+               {_features_select(FEATURE_NAMES)}
+        FROM device_features f JOIN registry_device d USING (device_id)
+        WHERE f.window_duration_minutes = %(minutes)s AND f.device_id = ANY(%(devices)s)
+          AND f.window_end >= %(window_end)s - make_interval(mins => %(span)s)
+          AND f.window_end < %(window_end)s
         ORDER BY f.device_id, f.window_end
     """
     return _frame(
@@ -86,9 +101,8 @@ def scoring_features(
         {
             "minutes": minutes,
             "window_end": window_end,
-            "span": minutes * (history + 1),
-            "device_from": device_from,
-            "device_to": device_to,
+            "span": minutes * history,
+            "devices": device_ids,
         },
     )
 
@@ -99,17 +113,34 @@ def active_device_ids() -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def run_production_scores(*, run_id: int) -> pd.DataFrame:
-    """The production scores a run wrote, with each model's kind."""
+def run_flagged_scores(*, run_id: int) -> pd.DataFrame:
+    """The flagged production scores a run wrote, with each model's kind."""
     return _frame(
         """
         SELECT s.device_id, s.model_id, v.kind, s.window_start, s.window_end, s.anomaly_score,
                s.anomaly_flag, s.top_contributors, s.contributor_scores
         FROM model_scores s JOIN scoring_modelversion v ON v.model_id = s.model_id
-        WHERE s.run_id = %(run_id)s AND s.deployment_role = 'production'
+        WHERE s.run_id = %(run_id)s AND s.deployment_role = 'production' AND s.anomaly_flag
         """,
         {"run_id": run_id},
     )
+
+
+def run_best_model_scores(*, run_id: int) -> dict[str, float]:
+    """Per device the run scored with a production model (the rules fallback excluded), its
+    highest score."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT s.device_id, max(s.anomaly_score)
+            FROM model_scores s JOIN scoring_modelversion v ON v.model_id = s.model_id
+            WHERE s.run_id = %s AND s.deployment_role = 'production'
+              AND v.kind <> 'rules_fallback'
+            GROUP BY s.device_id
+            """,
+            [run_id],
+        )
+        return dict(cursor.fetchall())
 
 
 def score_slopes(*, device_ids: list[str], since: datetime, until: datetime) -> dict[str, float]:

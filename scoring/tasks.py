@@ -8,7 +8,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from scoring.services.features import features_refresh, window_floor
+from scoring.services.features import (
+    RECOMPUTE,
+    features_compute,
+    features_refresh,
+    window_floor,
+)
 from scoring.services.runs import (
     HOURLY_KINDS,
     NothingToScore,
@@ -41,9 +46,14 @@ def dispatch_run(**kwargs) -> int:
 
 @shared_task(time_limit=20 * 60, soft_time_limit=19 * 60)
 def scheduled_scoring_task(trigger: str) -> int | None:
-    """Hourly (IF + statistical + fallback) or daily (every model) run on fresh features."""
+    """Hourly (IF + statistical + fallback) or daily (every model) run on fresh features.
+
+    Only the 15-minute windows the models score are computed here, late data included;
+    the 60- and 1440-minute windows are refresh_features_task's.
+    """
     now = timezone.now()
-    features_refresh(now=now)
+    end = window_floor(now, 15)
+    features_compute(minutes=15, start=end - RECOMPUTE[15], end=end)
     kinds = HOURLY_KINDS if trigger == "hourly" else None
     try:
         return dispatch_run(

@@ -12,6 +12,7 @@ import uuid
 from datetime import datetime, timedelta
 from functools import lru_cache
 
+import pandas as pd
 import psycopg
 from django.conf import settings
 from django.db import connection, transaction
@@ -24,7 +25,7 @@ from scoring.detectors.base import Detector
 from scoring.detectors.registry import detector_for
 from scoring.model_input import impute
 from scoring.models import ModelRole, ModelVersion, RunStatus, ScoringRun, ScoringShard
-from scoring.selectors import active_device_ids, scoring_features
+from scoring.selectors import active_device_ids, feature_history, scoring_features
 from scoring.services.training import rules_fallback_ensure
 from scoring.signals import run_finished
 
@@ -187,16 +188,14 @@ def _heartbeat(shard: ScoringShard) -> None:
 def _score_and_write(shard: ScoringShard) -> tuple[int, int, int]:
     version, run = shard.model_version, shard.run
     detector = load_detector(version.model_id, version.artifact_sha256)
-    frame = scoring_features(
+    latest = scoring_features(
         minutes=run.window_minutes,
         window_end=run.window_end,
-        history=settings.FLEETMON_IMPUTATION_HISTORY_WINDOWS,
         device_from=shard.device_from,
         device_to=shard.device_to,
     )
     _heartbeat(shard)
     expected = _active_in_range(shard)
-    latest = frame[frame["window_end"] == run.window_end]
     eligible = latest[
         (latest["dropout_state"] != "FULL_DROPOUT")
         & (latest["completeness"] >= settings.FLEETMON_MIN_SCORING_COMPLETENESS)
@@ -204,12 +203,7 @@ def _score_and_write(shard: ScoringShard) -> tuple[int, int, int]:
     if detector.allows_missing:
         ready = eligible
     else:
-        # Forward-fill from the device's earlier windows, then the training cohort medians.
-        history = frame[frame["device_id"].isin(eligible["device_id"])]
-        filled, _ = impute(
-            history, list(version.feature_names), cohort_medians=version.cohort_medians
-        )
-        ready = filled[filled["window_end"] == run.window_end]
+        ready = _impute_latest(eligible, version, run)
     result = detector.score(ready) if len(ready) else None
     _heartbeat(shard)
     written = _write_scores(shard, ready, result)
@@ -223,6 +217,25 @@ def _score_and_write(shard: ScoringShard) -> tuple[int, int, int]:
             rows_written=written,
         )
     return scored, expected - scored, written
+
+
+def _impute_latest(eligible, version: ModelVersion, run: ScoringRun):
+    """C4 model input: forward-fill from the device's earlier windows, then the training
+    cohort medians; rows that stay incomplete are left out. Only devices with a gap need
+    their history read."""
+    features = list(version.feature_names)
+    gaps = eligible["device_id"][eligible[features].isna().any(axis=1)].tolist()
+    frame = eligible
+    if gaps:
+        history = feature_history(
+            minutes=run.window_minutes,
+            window_end=run.window_end,
+            history=settings.FLEETMON_IMPUTATION_HISTORY_WINDOWS,
+            device_ids=gaps,
+        )
+        frame = pd.concat([history, eligible], ignore_index=True)
+    filled, _ = impute(frame, features, cohort_medians=version.cohort_medians)
+    return filled[filled["window_end"] == run.window_end]
 
 
 def _active_in_range(shard: ScoringShard) -> int:
@@ -242,32 +255,29 @@ def load_detector(model_id: str, sha256: str) -> Detector:
 def _write_scores(shard: ScoringShard, ready, result) -> int:
     """Replace the shard's scores with COPY, in one transaction (idempotent)."""
     version, run = shard.model_version, shard.run
-    now = timezone.now()
-    rows = []
+    rows: list = []
     if result is not None:
-        for i, device in enumerate(result.device_id):
-            rows.append(
-                (
-                    uuid.uuid5(
-                        SCORE_NAMESPACE, f"{version.model_id}|{device}|{run.window_end.isoformat()}"
-                    ),
-                    device,
-                    ready["window_start"].iloc[i],
-                    run.window_end,
-                    version.model_id,
-                    version.version,
-                    version.granularity,
-                    shard.deployment_role,
-                    float(result.anomaly_score[i]),
-                    bool(result.anomaly_flag[i]),
-                    result.threshold,
-                    result.top_contributors[i],
-                    [float(v) for v in result.contributor_scores[i]],
-                    now,
-                    float(ready["completeness"].iloc[i]),
-                    run.pk,
-                )
-            )
+        n = len(result)
+        key = f"{version.model_id}|{{}}|{run.window_end.isoformat()}"
+        columns = [
+            [uuid.uuid5(SCORE_NAMESPACE, key.format(device)) for device in result.device_id],
+            result.device_id.tolist(),
+            ready["window_start"].tolist(),
+            [run.window_end] * n,
+            [version.model_id] * n,
+            [version.version] * n,
+            [version.granularity] * n,
+            [shard.deployment_role] * n,
+            result.anomaly_score.tolist(),
+            result.anomaly_flag.tolist(),
+            [result.threshold] * n,
+            result.top_contributors,
+            [[float(v) for v in scores] for scores in result.contributor_scores],
+            [timezone.now()] * n,
+            ready["completeness"].astype(float).tolist(),
+            [run.pk] * n,
+        ]
+        rows = list(zip(*columns, strict=True))
     with transaction.atomic():
         connection.ensure_connection()
         with psycopg.Cursor(connection.connection) as cursor:
