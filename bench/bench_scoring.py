@@ -7,8 +7,9 @@ production; the rules fallback is ensured), then the scored hour's readings for 
 Readings go straight into `clean_sensor_readings` with COPY (see `bench.scoring_data`): set-up
 bypasses the ingest contract.
 
-Framework (timed): what beat's hourly job does, with all four models: `features_compute` of
-the hour's 15- and 60-minute windows, then `dispatch_run(trigger="hourly")`; the shards and
+Framework (timed): what beat's hourly job (`scheduled_scoring_task`) does, with all four
+models: `features_compute` of the hour's 15-minute windows (the 60- and 1440-minute windows
+are the separate refresh job's), then `dispatch_run(trigger="hourly")`; the shards and
 the score-to-alert step (alerts + pre-hydration) run on `celery worker --pool prefork`
 processes started here. Timed from the first feature query to the run's `alerted_at`.
 
@@ -284,7 +285,7 @@ def _framework_run(window_end: datetime, workers: Workers, timeout: float) -> di
     t0 = time.perf_counter()
     rows15 = features_compute(minutes=15, start=hour_start, end=window_end)
     t15 = time.perf_counter()
-    rows60 = features_compute(minutes=60, start=hour_start, end=window_end)
+    rows60 = 0  # not the hourly run's work: refresh_features_task computes 60-minute windows
     t60 = time.perf_counter()
     sent = timezone.now()
     run_id = dispatch_run(
@@ -356,7 +357,6 @@ def _bare_run(url: str, window_end: datetime) -> dict:
     history = settings.FLEETMON_IMPUTATION_HISTORY_WINDOWS
     min_completeness = settings.FLEETMON_MIN_SCORING_COMPLETENESS
     artifact_dir = Path(settings.FLEETMON_ARTIFACT_DIR)
-    hour_start = window_end - timedelta(hours=1)
     features = list(FEATURE_NAMES)
     selected = ", ".join(f"f.{n}::float8 AS {n}" for n in features)
     sql = f"""
@@ -390,8 +390,7 @@ def _bare_run(url: str, window_end: datetime) -> dict:
             models[kind] = (model_id, pickle.loads(body), medians)
         parts["load models"] = time.perf_counter() - t
 
-        # 2. The feature SQL: 15-minute windows over the hour plus the forward-fill history,
-        #    and the hour's 60-minute windows (computed like the framework does, unused).
+        # 2. The feature SQL: 15-minute windows over the hour plus the forward-fill history.
         t = time.perf_counter()
         params = {"device_from": "", "device_to": "~", "end": window_end}
         cursor.execute(
@@ -400,10 +399,6 @@ def _bare_run(url: str, window_end: datetime) -> dict:
         )
         frame = pd.DataFrame(cursor.fetchall(), columns=[c.name for c in cursor.description])
         parts["feature SQL 15 min -> pandas"] = time.perf_counter() - t
-        t = time.perf_counter()
-        cursor.execute(features_select_sql(), {**params, "minutes": 60, "start": hour_start})
-        hourly = pd.DataFrame(cursor.fetchall(), columns=[c.name for c in cursor.description])
-        parts["feature SQL 60 min -> pandas"] = time.perf_counter() - t
 
         # 3. Latest window per eligible device; ffill from earlier windows, then cohort medians.
         t = time.perf_counter()
@@ -539,7 +534,7 @@ def _bare_run(url: str, window_end: datetime) -> dict:
         "parts": parts,
         "devices": len(devices),
         "rows_written": written,
-        "hourly_rows": len(hourly),
+        "hourly_rows": 0,
         "flagged": {
             m: int(np.sum(s[1] if s[1].dtype == bool else s[1] > thresholds[m]))
             for m, s in scores.items()
@@ -598,7 +593,6 @@ def _report(args, fw, bare, comparison, worker_peaks, worker_log) -> None:
     if fw["error"]:
         print(f"   errors: {fw['error'][:500]}")
     print(f"   features 15 min ({fw['rows15']:,} windows)        {fw['features15']:7.2f} s")
-    print(f"   features 60 min ({fw['rows60']:,} windows)        {fw['features60']:7.2f} s")
     print(f"   run_create + send shards                  {fw['dispatch']:7.2f} s")
     print(
         f"   scoring wall (dispatch -> last shard done) {fw['scoring']:6.2f} s"
@@ -635,7 +629,7 @@ def _report(args, fw, bare, comparison, worker_peaks, worker_log) -> None:
         print(f"   {part:<40} {seconds:7.2f} s")
     print(
         f"   devices scored {bare['devices']:,}, rows written {bare['rows_written']:,}"
-        f" (60-min windows fetched {bare['hourly_rows']:,}); flagged {bare['flagged']}"
+        f"; flagged {bare['flagged']}"
     )
     print(f"   TOTAL bare                               {bare['total']:7.2f} s")
     print(
