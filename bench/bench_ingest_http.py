@@ -1,11 +1,12 @@
 """HTTP ingest: readings/s through POST /api/v1/ingest/ on the real ASGI server.
 
-Starts uvicorn (2 workers by default) on a fresh bench database, registers a simulated
-fleet, pre-builds JSON bodies of 1,000 readings each (on-time readings, one simulated
-minute per body), then sends them with a few concurrent clients and prints readings/s and
-request latency.
+Starts uvicorn on a fresh bench database, registers a simulated fleet, pre-builds JSON
+bodies of 1,000 readings each (on-time readings, one simulated minute per body), then sends
+them with concurrent clients and prints readings/s and request latency. 4 uvicorn workers by
+default: Django runs sync views on one thread per worker, so more workers than the 2 cores
+keep both busy while requests wait on the database.
 
-    python -m bench.bench_ingest_http [--devices 1000] [--batches 120] [--workers 2]
+    python -m bench.bench_ingest_http [--devices 1000] [--batches 120] [--workers 4]
 """
 
 import argparse
@@ -25,8 +26,8 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--batches", type=int, default=120)
     parser.add_argument("--batch-size", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
     url = setup_bench_database()

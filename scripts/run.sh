@@ -26,7 +26,7 @@ stop() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap stop EXIT INT TERM
 
 .venv/bin/uvicorn fleetmon.asgi:application --host 127.0.0.1 --port "$PORT" \
-  --workers "${WEB_CONCURRENCY:-2}" --no-access-log --lifespan off >var/log/web.log 2>&1 &
+  --workers "${WEB_CONCURRENCY:-4}" --no-access-log --lifespan off >var/log/web.log 2>&1 &
 pids+=($!)
 .venv/bin/celery -A fleetmon worker --loglevel INFO --concurrency 2 >var/log/worker.log 2>&1 &
 pids+=($!)
