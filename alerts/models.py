@@ -94,7 +94,14 @@ class DeviceAlert(models.Model):
                 fields=["dedup_key", "window_end"],
                 condition=models.Q(source="batch"),
                 name="alert_batch_window_unique",
-            )
+            ),
+            # A streaming firing is identified by its rule and reading time: a worker that
+            # re-processes a message it had not acknowledged raises nothing twice.
+            models.UniqueConstraint(
+                fields=["dedup_key", "first_detected_at"],
+                condition=models.Q(source="streaming"),
+                name="alert_streaming_firing_unique",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -116,3 +123,69 @@ class AlertEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.alert_id} {self.kind} by {self.actor}"
+
+
+class ThresholdScope(models.TextChoices):
+    DEVICE = "device"
+    COHORT = "cohort"
+
+
+class RuleThreshold(models.Model):
+    """A streaming-rule threshold set for a cohort or a device (the default lives in code).
+
+    The effective value for a device is its own, else its cohort's, else the default of
+    scoring.streaming.rules.Thresholds.
+    """
+
+    parameter = models.CharField(max_length=48)
+    scope = models.CharField(max_length=8, choices=ThresholdScope.choices)
+    cohort = models.ForeignKey("registry.Cohort", null=True, blank=True, on_delete=models.CASCADE)
+    device = models.ForeignKey("registry.Device", null=True, blank=True, on_delete=models.CASCADE)
+    value = models.FloatField()
+    updated_at = models.DateTimeField()
+    updated_by = models.CharField(max_length=150)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["parameter", "cohort"],
+                condition=models.Q(scope="cohort"),
+                name="threshold_cohort_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["parameter", "device"],
+                condition=models.Q(scope="device"),
+                name="threshold_device_unique",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(scope="cohort", cohort__isnull=False, device__isnull=True)
+                    | models.Q(scope="device", device__isnull=False, cohort__isnull=True)
+                ),
+                name="threshold_scope_target",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.parameter}={self.value} ({self.scope} {self.cohort_id or self.device_id})"
+
+
+class ThresholdHistory(models.Model):
+    """`threshold_history` (domain §11): every change, who, when, old, new and why."""
+
+    parameter = models.CharField(max_length=48)
+    scope = models.CharField(max_length=8, choices=ThresholdScope.choices)
+    cohort_id = models.CharField(max_length=64, blank=True)
+    device_id = models.CharField(max_length=64, blank=True)
+    old_value = models.FloatField(null=True)  # null: there was no override (the default held)
+    new_value = models.FloatField(null=True)  # null: the override was removed
+    changed_by = models.CharField(max_length=150)
+    changed_at = models.DateTimeField()
+    reason = models.TextField()
+
+    class Meta:
+        db_table = "threshold_history"
+        ordering = ["-changed_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.parameter} {self.old_value} -> {self.new_value} by {self.changed_by}"

@@ -212,3 +212,6 @@ FLEETMON_SHADOW_DAYS = envint("FLEETMON_SHADOW_DAYS", "7")
 FLEETMON_POST_DEFROST_MINUTES = envint("FLEETMON_POST_DEFROST_MINUTES", "30")
 # Alarm delay: consecutive flagged windows before one model's non-critical flag alerts (1: none).
 FLEETMON_ALERT_CONFIRM_WINDOWS = envint("FLEETMON_ALERT_CONFIRM_WINDOWS", "2")
+# Readings stream for the streaming rules (Redis Streams).
+FLEETMON_STREAM_PARTITIONS = envint("FLEETMON_STREAM_PARTITIONS", "4")
+FLEETMON_STREAM_MAXLEN = envint("FLEETMON_STREAM_MAXLEN", "100000")

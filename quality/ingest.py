@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from fleetmon.sensors import IS_BOOLEAN_SENSOR, SENSOR_NAMES
+from fleetmon.streams import publish
 from quality.checks.readings import (
     Checked,
     Limits,
@@ -146,6 +147,10 @@ def _ingest_once(batch: ReadingBatch, received_at: datetime) -> IngestResult:
         )
         _write(cursor, batch, checked, received_at)
         _grow_reporting_masks(cursor, batch, checked, registry)
+    clean = np.flatnonzero(checked.route == Route.CLEAN)
+    if len(clean):
+        # Told after commit only: a rolled-back batch must not reach the streaming rules.
+        transaction.on_commit(lambda: publish(_stream_messages(batch, checked, clean)))
     result = IngestResult(
         accepted=checked.count(Route.CLEAN),
         flagged=int(np.count_nonzero((checked.route == Route.CLEAN) & (checked.flags != 0))),
@@ -289,6 +294,20 @@ def _grow_reporting_masks(cursor, batch: ReadingBatch, checked: Checked, registr
             " FROM unnest(%s::text[], %s::int[]) AS u(id, mask) WHERE d.device_id = u.id",
             [list(changed), list(changed.values())],
         )
+
+
+def _stream_messages(batch: ReadingBatch, checked: Checked, rows: np.ndarray) -> list[dict]:
+    """The clean readings as stream payloads (values after the range check)."""
+    stamps = np.datetime_as_string(checked.timestamp_utc[rows], unit="s")
+    values = _sensor_lists(checked.values[rows])
+    return [
+        {
+            "device_id": batch.device_id[i],
+            "timestamp": f"{stamps[k]}Z",
+            "values": {name: values[name][k] for name in SENSOR_NAMES},
+        }
+        for k, i in enumerate(rows.tolist())
+    ]
 
 
 def _sensor_lists(values: np.ndarray) -> dict[str, list]:

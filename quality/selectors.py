@@ -54,3 +54,23 @@ def device_activity(*, now: datetime) -> pd.DataFrame:
         columns = [c.name for c in cursor.description]
         frame = pd.DataFrame(cursor.fetchall(), columns=columns)
     return frame.set_index("device_id")
+
+
+def device_history(*, device_id: str, since: datetime, until: datetime) -> list[dict]:
+    """A device's clean readings in [since, until), oldest first, as stream payloads."""
+    columns = ", ".join(SENSOR_NAMES)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT timestamp_utc, {columns} FROM clean_sensor_readings"
+            " WHERE device_id = %s AND timestamp_utc >= %s AND timestamp_utc < %s"
+            " ORDER BY timestamp_utc",
+            [device_id, since, until],
+        )
+        return [
+            {
+                "device_id": device_id,
+                "timestamp": row[0],
+                "values": dict(zip(SENSOR_NAMES, row[1:], strict=True)),
+            }
+            for row in cursor.fetchall()
+        ]

@@ -33,6 +33,8 @@ pids+=($!)
 .venv/bin/celery -A fleetmon beat --loglevel INFO --schedule var/celerybeat-schedule \
   >var/log/beat.log 2>&1 &
 pids+=($!)
+$PY manage.py run_streaming_rules --name rules-1 >var/log/streaming.log 2>&1 &
+pids+=($!)
 for _ in $(seq 50); do curl -fs -o /dev/null "$SITE_ROOT/api/schema/" && break; sleep 0.2; done
 $PY manage.py simulate_fleet live --devices "$DEVICES" --token "$TOKEN" >var/log/live.log 2>&1 &
 pids+=($!)
@@ -49,7 +51,7 @@ FleetMon is running at $SITE_ROOT/
   try:           curl -X POST -H "Authorization: Token $TOKEN" -H 'Content-Type: application/json' \\
                    -d '[{"device_id":"REF-TEST-00001","timestamp":"$(date -u +%FT%TZ)","readings":{"humidity":40}}]' \\
                    $SITE_ROOT/api/v1/ingest/
-  logs:          var/log/{web,worker,beat,live,backfill,bootstrap}.log
+  logs:          var/log/{web,worker,beat,streaming,live,backfill,bootstrap}.log
 Ctrl-C stops everything.
 INFO
 wait -n "${pids[@]}"

@@ -1,0 +1,285 @@
+"""Streaming path: ingest -> Redis stream -> rules worker -> alerts, thresholds from the DB."""
+
+from datetime import timedelta
+
+import orjson
+import pytest
+
+from alerts.models import DeviceAlert, ThresholdHistory
+from alerts.streaming import StreamingWorker, alerts_from_firings
+from alerts.thresholds import ThresholdError, effective_thresholds, threshold_set
+from fleetmon.streams import GROUP, client, stream_key
+from quality.ingest import ingest_messages
+from tests.conftest import message
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.storage]
+
+
+@pytest.fixture(autouse=True)
+def empty_streams(settings):
+    redis = client()
+    keys = [stream_key(p) for p in range(settings.FLEETMON_STREAM_PARTITIONS)]
+    redis.delete(*keys)
+    yield
+    redis.delete(*keys)
+
+
+def feed(device_id, start, currents):
+    """One reading a minute from `start` with these compressor currents."""
+    ingest_messages(
+        messages=[
+            message(device_id, start + timedelta(minutes=i), values={"current_compressor": amps})
+            for i, amps in enumerate(currents)
+        ],
+        received_at=start + timedelta(minutes=len(currents)),
+    )
+
+
+def drain(worker: StreamingWorker) -> None:
+    while worker.step():
+        pass
+
+
+def pending(partition_count: int) -> int:
+    redis = client()
+    return sum(redis.xpending(stream_key(p), GROUP)["pending"] for p in range(partition_count))
+
+
+def test_an_overload_goes_from_ingest_to_a_critical_alert(devices, now, settings):
+    worker = StreamingWorker(consumer="w1", block_ms=50)
+    dev = devices[0].device_id
+    feed(dev, now - timedelta(minutes=5), [12.0, 12.5, 45.2, 46.0])
+    drain(worker)
+
+    alert = DeviceAlert.objects.get(device_id=dev)
+    assert (alert.severity, alert.source, alert.model_id) == (
+        "CRITICAL",
+        "streaming",
+        "compressor_overload",
+    )
+    assert alert.first_detected_at == now - timedelta(minutes=3)
+    event = alert.events.get()
+    assert event.details["rule"] == "compressor_overload"
+    assert [v for _, v in event.details["evidence"]][-1] == 45.2
+    assert pending(settings.FLEETMON_STREAM_PARTITIONS) == 0  # acknowledged after commit
+
+
+def test_thresholds_come_from_device_then_cohort_then_default(devices):
+    quiet, loud, plain = devices[0], devices[1], devices[2]
+    threshold_set(
+        parameter="compressor_overload_amps",
+        value=30,
+        cohort=plain.cohort,
+        actor="ana",
+        reason="small units",
+    )
+    threshold_set(
+        parameter="compressor_overload_amps",
+        value=50,
+        device=quiet,
+        actor="ana",
+        reason="big compressor",
+    )
+    found = effective_thresholds(device_ids=[quiet.pk, loud.pk])
+    assert found[quiet.pk][0].compressor_overload_amps == 50
+    assert found[quiet.pk][1]["compressor_overload_amps"] == "device"
+    assert found[loud.pk][0].compressor_overload_amps == 30
+    assert found[loud.pk][1]["compressor_overload_amps"] == "cohort"
+    assert found[loud.pk][1]["door_open_max_minutes"] == "default"
+
+
+def test_the_worker_uses_an_edited_threshold(devices, now):
+    worker = StreamingWorker(consumer="w1", block_ms=50)
+    dev = devices[0]
+    feed(dev.device_id, now - timedelta(minutes=10), [12.0, 12.0])
+    drain(worker)
+    threshold_set(
+        parameter="compressor_overload_amps", value=20, device=dev, actor="ana", reason="tight"
+    )
+    feed(dev.device_id, now - timedelta(minutes=5), [25.0])
+    drain(worker)
+    assert DeviceAlert.objects.filter(device_id=dev.pk, model_id="compressor_overload").exists()
+
+
+def test_every_threshold_change_is_kept_with_who_when_and_why(devices):
+    dev = devices[0]
+    threshold_set(
+        parameter="door_open_max_minutes", value=20, device=dev, actor="ana", reason="busy store"
+    )
+    threshold_set(
+        parameter="door_open_max_minutes", value=25, device=dev, actor="bo", reason="still noisy"
+    )
+    threshold_set(
+        parameter="door_open_max_minutes",
+        value=None,
+        device=dev,
+        actor="ana",
+        reason="back to default",
+    )
+    history = list(
+        ThresholdHistory.objects.order_by("changed_at", "pk").values_list(
+            "old_value", "new_value", "changed_by", "reason"
+        )
+    )
+    assert history == [
+        (None, 20.0, "ana", "busy store"),
+        (20.0, 25.0, "bo", "still noisy"),
+        (25.0, None, "ana", "back to default"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value", "match"),
+    [
+        ("compressor_overload_amps", 0, "between"),
+        ("pressure_drop_fraction", 1.5, "between"),
+        ("door_open_max_minutes", -3, "between"),
+        ("flux", 3, "unknown parameter"),
+    ],
+)
+def test_impossible_thresholds_are_refused(devices, parameter, value, match):
+    with pytest.raises(ThresholdError, match=match):
+        threshold_set(parameter=parameter, value=value, device=devices[0], actor="ana", reason="x")
+
+
+def test_a_second_overload_within_four_hours_is_suppressed(devices, now):
+    worker = StreamingWorker(consumer="w1", block_ms=50)
+    dev = devices[0].device_id
+    feed(dev, now - timedelta(minutes=30), [12.0, 45.0, 12.0, 12.0, 46.0])
+    drain(worker)
+    first, second = DeviceAlert.objects.filter(device_id=dev).order_by("first_detected_at")
+    assert (first.suppressed, second.suppressed, second.suppressed_by_id) == (False, True, first.pk)
+
+
+def test_a_message_taken_by_a_dead_worker_is_claimed_and_processed(devices, now, settings):
+    dev = devices[0].device_id
+    feed(dev, now - timedelta(minutes=3), [12.0, 47.0])
+    dead = StreamingWorker(consumer="dead", block_ms=50)
+    # The dead worker read the message, then died before doing anything with it.
+    taken = dead.redis.xreadgroup(
+        GROUP, "dead", {stream_key(p): ">" for p in dead.partitions}, count=10, block=50
+    )
+    assert taken
+    assert not DeviceAlert.objects.exists()
+
+    survivor = StreamingWorker(consumer="survivor", block_ms=50, claim_idle_ms=0)
+    drain(survivor)
+
+    assert DeviceAlert.objects.filter(device_id=dev, model_id="compressor_overload").count() == 1
+    assert pending(settings.FLEETMON_STREAM_PARTITIONS) == 0
+
+
+def test_a_message_processed_but_not_acknowledged_raises_nothing_twice(devices, now, settings):
+    dev = devices[0].device_id
+    feed(dev, now - timedelta(minutes=3), [12.0, 47.0])
+    dead = StreamingWorker(consumer="dead", block_ms=50)
+    taken = dead.redis.xreadgroup(
+        GROUP, "dead", {stream_key(p): ">" for p in dead.partitions}, count=10, block=50
+    )
+    for _key, messages in taken:
+        for _id, fields in messages:
+            readings = [dead_reading for dead_reading in orjson.loads(fields[b"readings"])]
+            from alerts.streaming import _reading
+
+            alerts_from_firings(dead.evaluate([_reading(r) for r in readings]))
+    # ...and died before XACK.
+    assert DeviceAlert.objects.count() == 1
+
+    survivor = StreamingWorker(consumer="survivor", block_ms=50, claim_idle_ms=0)
+    drain(survivor)
+
+    assert DeviceAlert.objects.count() == 1
+    assert pending(settings.FLEETMON_STREAM_PARTITIONS) == 0
+
+
+def test_state_is_rebuilt_from_the_database_for_a_new_worker(devices, now):
+    """Door open 10 min seen by one worker, 6 more by a fresh one: the fresh one must know."""
+    dev = devices[0].device_id
+    first = StreamingWorker(consumer="first", block_ms=50)
+    ingest_messages(
+        messages=[
+            message(dev, now - timedelta(minutes=20 - i), values={"door_open_close": True})
+            for i in range(10)
+        ]
+    )
+    drain(first)
+    assert not DeviceAlert.objects.exists()
+    fresh = StreamingWorker(consumer="fresh", block_ms=50)
+    ingest_messages(
+        messages=[
+            message(dev, now - timedelta(minutes=10 - i), values={"door_open_close": True})
+            for i in range(7)
+        ]
+    )
+    drain(fresh)
+    alert = DeviceAlert.objects.get(device_id=dev)
+    assert (alert.model_id, alert.severity) == ("door_open_too_long", "HIGH")
+
+
+def start_worker(tmp_path, name: str, claim_idle_ms: int):
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+    }
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "run_streaming_rules", "--name", name]
+        + ["--claim-idle-ms", str(claim_idle_ms)],
+        env=env,
+        stdout=(tmp_path / f"{name}.log").open("w"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+@pytest.mark.live
+def test_killing_a_worker_mid_stream_loses_no_reading_and_duplicates_no_alert(
+    devices, now, settings, tmp_path
+):
+    """50 batches, one overload per device in each of batches 10, 25 and 40 (well over 4 h
+    apart in reading time, so none is suppressed): exactly 3 alerts per device must result."""
+    import signal
+    import time
+
+    worker = start_worker(tmp_path, "doomed", claim_idle_ms=1000)
+    start = now - timedelta(hours=30)
+    overload_batches = {10, 25, 40}
+    try:
+        for batch in range(50):
+            when = start + timedelta(minutes=35 * batch)
+            amps = 48.0 if batch in overload_batches else 12.0
+            ingest_messages(
+                messages=[
+                    message(d.device_id, when, values={"current_compressor": amps}) for d in devices
+                ],
+                received_at=when,
+            )
+            if batch == 20:
+                worker.send_signal(signal.SIGKILL)
+                worker.wait(10)
+                worker = start_worker(tmp_path, "survivor", claim_idle_ms=1000)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            total = DeviceAlert.objects.count()
+            if total >= 3 * len(devices) and pending(settings.FLEETMON_STREAM_PARTITIONS) == 0:
+                break
+            time.sleep(0.5)
+        time.sleep(2)  # anything duplicated would land now
+    finally:
+        worker.terminate()
+        worker.wait(10)
+    for device in devices:
+        alerts = DeviceAlert.objects.filter(
+            device_id=device.device_id, model_id="compressor_overload"
+        )
+        assert alerts.count() == 3, (
+            device.device_id,
+            list(alerts.values_list("first_detected_at", flat=True)),
+        )
+    assert pending(settings.FLEETMON_STREAM_PARTITIONS) == 0
