@@ -112,15 +112,22 @@ def ingest_messages(*, messages: list, received_at: datetime | None = None) -> I
     return result
 
 
-def ingest_batch(*, batch: ReadingBatch, received_at: datetime | None = None) -> IngestResult:
-    """Apply the contract to a type-checked batch and write it in one transaction."""
+def ingest_batch(
+    *, batch: ReadingBatch, received_at: datetime | None = None, stream: bool = True
+) -> IngestResult:
+    """Apply the contract to a type-checked batch and write it in one transaction.
+
+    With `stream`, the clean readings go to the readings stream after commit; a backfill of
+    history passes False (streaming rules are for what happens now, and rebuild their state
+    from the database anyway).
+    """
     received_at = received_at or timezone.now()
     if not len(batch):
         return IngestResult()
     for attempt in range(1, RACE_RETRIES + 1):
         try:
             with transaction.atomic():
-                return _ingest_once(batch, received_at)
+                return _ingest_once(batch, received_at, stream)
         except psycopg.errors.UniqueViolation:
             if attempt == RACE_RETRIES:
                 raise
@@ -128,7 +135,7 @@ def ingest_batch(*, batch: ReadingBatch, received_at: datetime | None = None) ->
     raise AssertionError("unreachable")
 
 
-def _ingest_once(batch: ReadingBatch, received_at: datetime) -> IngestResult:
+def _ingest_once(batch: ReadingBatch, received_at: datetime, stream: bool) -> IngestResult:
     limits = contract_limits()
     # A plain psycopg cursor: server-side binding sends the key arrays in binary, much
     # faster than Django's client-side quoting of thousands of values.
@@ -148,7 +155,7 @@ def _ingest_once(batch: ReadingBatch, received_at: datetime) -> IngestResult:
         _write(cursor, batch, checked, received_at)
         _grow_reporting_masks(cursor, batch, checked, registry)
     clean = np.flatnonzero(checked.route == Route.CLEAN)
-    if len(clean):
+    if stream and len(clean):
         # Told after commit only: a rolled-back batch must not reach the streaming rules.
         transaction.on_commit(lambda: publish(_stream_messages(batch, checked, clean)))
     result = IngestResult(

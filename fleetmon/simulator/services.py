@@ -132,7 +132,7 @@ def backfill(
     while cursor < end:
         upto = min(cursor + chunk, end)
         frame = generator.frame(cursor, upto)
-        result = ingest_batch(batch=batch_from_frame(frame), received_at=upto)
+        result = ingest_batch(batch=batch_from_frame(frame), received_at=upto, stream=False)
         total.add(result)
         if progress:
             progress(upto, result)
