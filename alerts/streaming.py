@@ -20,8 +20,6 @@ import redis
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from scoring.streaming.rules import RULES, Firing, Thresholds, evaluate
-from scoring.streaming.state import DeviceState, Reading
 
 from alerts.models import ACTIVE_STATUSES, AlertEvent, AlertType, DeviceAlert
 from alerts.severity import SLA
@@ -29,6 +27,8 @@ from alerts.thresholds import effective_thresholds, thresholds_version
 from fleetmon.registry.models import Device
 from fleetmon.streams import GROUP, client, stream_key
 from quality.selectors import device_history
+from scoring.streaming.rules import RULES, Firing, Thresholds, evaluate
+from scoring.streaming.state import DeviceState, Reading
 
 logger = logging.getLogger(__name__)
 

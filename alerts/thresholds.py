@@ -13,11 +13,11 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
-from scoring.streaming.rules import Thresholds
 
 from alerts.models import RuleThreshold, ThresholdHistory, ThresholdScope
 from fleetmon.registry.models import Cohort, Device
 from fleetmon.streams import client
+from scoring.streaming.rules import Thresholds
 
 logger = logging.getLogger(__name__)
 

@@ -1,14 +1,26 @@
-"""ASGI entry point: HTTP to Django; websocket routes join here as the alert push lands."""
+"""ASGI entry point: HTTP to Django, websockets through session auth to the alert consumer."""
 
 import os
 
-from django.conf import settings
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fleetmon.settings")
+django_http = get_asgi_application()  # before anything imports models
 
-application = get_asgi_application()
-if settings.FLEETMON_SERVE_STATIC:
-    # One-host demo: the app serves its own static files. Behind a proxy, let it serve them.
-    application = ASGIStaticFilesHandler(application)
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+
+from alerts.routing import websocket_urlpatterns  # noqa: E402
+
+http = ASGIStaticFilesHandler(django_http) if settings.FLEETMON_SERVE_STATIC else django_http
+application = ProtocolTypeRouter(
+    {
+        "http": http,
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        ),
+    }
+)

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "channels",
     "fleetmon.apps.FleetmonConfig",
     "fleetmon.registry",
+    "fleetmon.accounts",
     "fleetmon.readings",
     "fleetmon.simulator",
     "quality",
@@ -141,7 +142,9 @@ CELERY_BEAT_SCHEDULE = {
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        # TRICKY: redis-py 8 reads with a 5 s socket timeout, the same as channels-redis's
+        # blocking pop: every idle consumer would then die at 5 s. Give reads more room.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
     }
 }
 

@@ -143,4 +143,8 @@ def asgi_server(transactional_db, tmp_path):
             time.sleep(0.2)
     yield base
     server.terminate()
-    server.wait(timeout=10)
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:  # open websockets can hold a graceful shutdown
+        server.kill()
+        server.wait(timeout=10)

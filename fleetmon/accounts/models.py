@@ -1,0 +1,30 @@
+"""A user's role and scope. An operator sees the regions and sites listed; the other roles
+see the whole fleet (what they may change is decided by their role)."""
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+
+class Role(models.TextChoices):
+    OPERATOR = "operator"
+    ML_ENGINEER = "ml_engineer"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+class Profile(models.Model):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    role = models.CharField(max_length=16, choices=Role.choices)
+    regions = ArrayField(models.CharField(max_length=8), default=list, blank=True)
+    sites = ArrayField(models.CharField(max_length=32), default=list, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role})"
+
+    @property
+    def fleet_wide(self) -> bool:
+        return self.role != Role.OPERATOR
+
+    def sees(self, *, region: str, site_id: str) -> bool:
+        return self.fleet_wide or region in self.regions or site_id in self.sites
