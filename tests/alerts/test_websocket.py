@@ -126,3 +126,48 @@ def test_a_burst_of_sockets_all_receive_every_later_alert(asgi_server, django_us
             ws.close()
     expected = [west[0].device_id, west[1].device_id]
     assert all(r == expected for r in received)
+
+
+def test_an_acute_fault_travels_from_the_ingest_api_to_the_operators_browser(
+    asgi_server, django_user_model, now, settings, tmp_path
+):
+    """HTTP ingest -> Redis stream -> streaming rules worker process -> alert -> websocket."""
+    import httpx
+    import orjson
+
+    from fleetmon.registry.services import fleet_token_create
+    from fleetmon.streams import client, stream_key
+    from tests.alerts.test_streaming import start_worker
+    from tests.conftest import message
+
+    client().delete(*[stream_key(p) for p in range(settings.FLEETMON_STREAM_PARTITIONS)])
+    device = register_devices(1, region="US-W", site_no=1)[0]
+    alice = operator(django_user_model, "alice", ["US-W"])
+    _, token = fleet_token_create(name="gw")
+    worker = start_worker(tmp_path, "rules", claim_idle_ms=30_000)
+    try:
+        with socket(asgi_server, alice) as ws:
+            batch = [
+                message(
+                    device.device_id,
+                    now - timedelta(minutes=2 - i),
+                    values={"current_compressor": a},
+                )
+                for i, a in enumerate([12.0, 12.5, 48.5])
+            ]
+            response = httpx.post(
+                f"{asgi_server}/api/v1/ingest/",
+                content=orjson.dumps(batch),
+                headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+            )
+            assert response.json()["accepted"] == 3
+            event = receive(ws, timeout=15)
+    finally:
+        worker.terminate()
+        worker.wait(10)
+    assert (event["device_id"], event["severity"], event["source"]) == (
+        device.device_id,
+        "CRITICAL",
+        "streaming",
+    )
+    assert "overload" in event["title"].lower()
