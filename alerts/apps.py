@@ -25,6 +25,4 @@ class AlertsConfig(AppConfig):
             if created:  # pushed after commit: nobody hears of a row that rolled back
                 transaction.on_commit(lambda: publish_event(instance.pk))
 
-        post_save.connect(
-            on_event_saved, sender=AlertEvent, dispatch_uid="alerts.push", weak=False
-        )
+        post_save.connect(on_event_saved, sender=AlertEvent, dispatch_uid="alerts.push", weak=False)

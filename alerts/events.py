@@ -36,6 +36,7 @@ class AlertEventPayload(TypedDict):
     source: str
     title: str
     suppressed: bool
+    storm_id: int | None
 
 
 def payload_of(event: AlertEvent) -> AlertEventPayload:
@@ -55,6 +56,7 @@ def payload_of(event: AlertEvent) -> AlertEventPayload:
         "source": alert.source,
         "title": alert.title,
         "suppressed": alert.suppressed,
+        "storm_id": alert.storm_id,
     }
 
 

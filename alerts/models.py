@@ -78,6 +78,9 @@ class DeviceAlert(models.Model):
     sla_deadline = models.DateTimeField()
     sla_breached = models.BooleanField(default=False)
     recheck_until = models.DateTimeField(null=True, blank=True)  # D5: re-checked for 24 h
+    storm = models.ForeignKey(
+        "StormIncident", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
+    )
 
     class Meta:
         db_table = "device_alerts"
@@ -189,3 +192,28 @@ class ThresholdHistory(models.Model):
 
     def __str__(self) -> str:
         return f"{self.parameter} {self.old_value} -> {self.new_value} by {self.changed_by}"
+
+
+class StormIncident(models.Model):
+    """Many CRITICAL alerts in a few minutes across a site or the fleet, seen as one item
+    (runbook 4 of domain §5.6: decide between a real event and miscalibration)."""
+
+    class Scope(models.TextChoices):
+        SITE = "site"
+        FLEET = "fleet"
+
+    scope = models.CharField(max_length=8, choices=Scope.choices)
+    site = models.ForeignKey("registry.Site", null=True, blank=True, on_delete=models.PROTECT)
+    region = models.CharField(max_length=8, blank=True)
+    started_at = models.DateTimeField()
+    last_alert_at = models.DateTimeField()
+    alert_count = models.IntegerField(default=0)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    runbook = models.CharField(max_length=64, default="streaming-alert-storm")
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        where = self.site_id or "fleet"
+        return f"storm at {where}: {self.alert_count} CRITICAL alerts from {self.started_at:%H:%M}"

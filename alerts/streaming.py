@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from alerts.models import ACTIVE_STATUSES, AlertEvent, AlertType, DeviceAlert
 from alerts.severity import SLA
+from alerts.storms import storm_check
 from alerts.thresholds import effective_thresholds, thresholds_version
 from fleetmon.registry.models import Device
 from fleetmon.streams import GROUP, client, stream_key
@@ -216,6 +217,9 @@ def _store(firing: Firing, device: Device, now: datetime) -> int:
         active.last_seen_at = max(active.last_seen_at, firing.at)
         active.save(update_fields=["last_seen_at"])
     alert.save(force_insert=True)
+    storm = storm_check(alert=alert)
+    if storm is not None:
+        alert.storm = storm
     AlertEvent.objects.create(
         alert=alert,
         kind="created",

@@ -283,3 +283,63 @@ def test_killing_a_worker_mid_stream_loses_no_reading_and_duplicates_no_alert(
             list(alerts.values_list("first_detected_at", flat=True)),
         )
     assert pending(settings.FLEETMON_STREAM_PARTITIONS) == 0
+
+
+def overload_firing(device_id, at):
+    from scoring.streaming.rules import Firing
+
+    return Firing(
+        "compressor_overload",
+        "CRITICAL",
+        device_id,
+        at,
+        "current_compressor",
+        47.0,
+        40.0,
+        ((at, 47.0),),
+        "Compressor current 47.0 A above 40 A",
+    )
+
+
+def test_a_burst_of_critical_alerts_at_one_site_becomes_one_storm(now, settings, admin_client):
+    from alerts.models import StormIncident
+    from tests.conftest import register_devices
+
+    settings.FLEETMON_STORM_SITE_THRESHOLD = 10
+    site = register_devices(12, region="US-W", site_no=7)
+    alerts_from_firings([overload_firing(d.device_id, now) for d in site[:10]])
+    assert not StormIncident.objects.exists()  # 10 is not more than 10
+    alerts_from_firings(
+        [overload_firing(d.device_id, now + timedelta(minutes=1)) for d in site[10:]]
+    )
+
+    storm = StormIncident.objects.get()
+    assert (storm.scope, storm.site_id, storm.alert_count) == ("site", site[0].site_id, 12)
+    assert DeviceAlert.objects.filter(storm=storm).count() == 12
+    items = admin_client.get("/api/v1/storms/").json()
+    assert [(i["id"], i["alert_count"], i["runbook_url"]) for i in items] == [
+        (storm.pk, 12, "/runbooks/streaming-alert-storm/")
+    ]
+    assert b"Real event or miscalibration" in admin_client.get(items[0]["runbook_url"]).content
+
+
+def test_alerts_spread_over_sites_make_a_fleet_storm(now, settings):
+    from alerts.models import StormIncident
+    from tests.conftest import register_devices
+
+    settings.FLEETMON_STORM_FLEET_THRESHOLD = 5
+    devices = [d for n in range(1, 4) for d in register_devices(2, region="US-E", site_no=n)]
+    alerts_from_firings([overload_firing(d.device_id, now) for d in devices])
+    storm = StormIncident.objects.get()
+    assert (storm.scope, storm.alert_count) == ("fleet", 6)
+
+
+def test_alerts_minutes_apart_are_no_storm(now, settings):
+    from alerts.models import StormIncident
+    from tests.conftest import register_devices
+
+    settings.FLEETMON_STORM_SITE_THRESHOLD = 2
+    site = register_devices(3, region="US-W", site_no=8)
+    for i, d in enumerate(site):
+        alerts_from_firings([overload_firing(d.device_id, now + timedelta(minutes=10 * i))])
+    assert not StormIncident.objects.exists()
