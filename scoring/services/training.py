@@ -105,34 +105,38 @@ def model_train(
     return version
 
 
-def _next_number(kind: str) -> int:
-    return ModelVersion.objects.filter(kind=kind).count() + 1
+def _new_version(detector, **fields) -> ModelVersion:
+    """Write the detector's artifact and create its registry row: `<kind>_vN`, 1.N.0."""
+    number = ModelVersion.objects.filter(kind=detector.kind).count() + 1
+    model_id = f"{detector.kind}_v{number}"
+    path, digest = artifact_save(name=model_id, payload=detector.to_bytes())
+    return ModelVersion.objects.create(
+        model_id=model_id,
+        kind=detector.kind,
+        version=f"1.{number}.0",
+        feature_names=list(detector.feature_names),
+        threshold=detector.threshold,
+        params=detector.params,
+        artifact_path=path,
+        artifact_sha256=digest,
+        artifact_format_version=FORMAT_VERSION,
+        **fields,
+    )
 
 
 def _register(*, detector, actor, window_minutes, train, medians, window, validation_rate, now):
-    number = _next_number(detector.kind)
-    model_id = f"{detector.kind}_v{number}"
-    path, digest = artifact_save(name=model_id, payload=detector.to_bytes())
     with transaction.atomic():
-        version = ModelVersion.objects.create(
-            model_id=model_id,
-            kind=detector.kind,
-            version=f"1.{number}.0",
+        version = _new_version(
+            detector,
             role=ModelRole.DRAFT,
             granularity=GRANULARITY.get(detector.kind, "fleet"),
-            feature_names=list(detector.feature_names),
             window_minutes=window_minutes,
-            threshold=detector.threshold,
-            params=detector.params,
             training_statistics=detector.training_statistics(),
             cohort_medians=medians,
             training_window_start=window[0],
             training_window_end=window[1],
             training_rows=len(train),
             training_devices=train["device_id"].nunique(),
-            artifact_path=path,
-            artifact_sha256=digest,
-            artifact_format_version=FORMAT_VERSION,
             created_by=actor,
         )
         FeatureBaseline.objects.bulk_create(_baselines(version, train, now), batch_size=5000)
@@ -144,7 +148,10 @@ def _register(*, detector, actor, window_minutes, train, medians, window, valida
             details={"validation_anomaly_rate": validation_rate, "training_rows": len(train)},
         )
     logger.info(
-        "trained %s on %d windows (validation rate %s)", model_id, len(train), validation_rate
+        "trained %s on %d windows (validation rate %s)",
+        version.model_id,
+        len(train),
+        validation_rate,
     )
     return version
 
@@ -192,23 +199,9 @@ def rules_fallback_ensure() -> ModelVersion:
     current = ModelVersion.objects.filter(kind="rules_fallback", role=ModelRole.PRODUCTION).first()
     if current is not None and current.artifact_path:
         return current
-    detector = detector_for("rules_fallback")()
-    number = _next_number(detector.kind)
-    model_id = f"{detector.kind}_v{number}"
-    path, digest = artifact_save(name=model_id, payload=detector.to_bytes())
     with transaction.atomic():
-        version = ModelVersion.objects.create(
-            model_id=model_id,
-            kind=detector.kind,
-            version=f"1.{number}.0",
-            role=ModelRole.PRODUCTION,
-            feature_names=list(detector.feature_names),
-            threshold=detector.threshold,
-            params=detector.params,
-            artifact_path=path,
-            artifact_sha256=digest,
-            artifact_format_version=FORMAT_VERSION,
-            promoted_at=timezone.now(),
+        version = _new_version(
+            detector_for("rules_fallback")(), role=ModelRole.PRODUCTION, promoted_at=timezone.now()
         )
         ModelVersionEvent.objects.create(
             model_version=version,
