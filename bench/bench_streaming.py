@@ -200,7 +200,8 @@ def _report(rate, seconds, result):
     print(f"== {rate:,} readings/s offered for {seconds} s")
     print(f"   sustained: {result['accepted'] / result['elapsed']:,.0f} readings/s accepted")
     print(
-        f"   acute faults injected {result['faults']}, CRITICAL events received {result['arrived']}"
+        f"   acute faults injected {result['faults']}, arrived as CRITICAL events "
+        f"{result['arrived']}, duplicated {result['duplicates']}"
     )
     if lat:
         q = statistics.quantiles(lat, n=100, method="inclusive") if len(lat) > 1 else [lat[0]] * 99
