@@ -13,12 +13,11 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-from bench.benchdb import REPO_ROOT, setup_bench_database
+from bench.benchdb import setup_bench_database, start_process, stop_processes
 
 
 def main() -> None:
@@ -56,13 +55,10 @@ def main() -> None:
     _, token = fleet_token_create(name="bench")
 
     env = {**os.environ, "DATABASE_URL": url}
-    server = subprocess.Popen(
+    server = start_process(
         [sys.executable, "-m", "uvicorn", "fleetmon.asgi:application", "--port", str(args.port)]
         + ["--workers", str(args.workers), "--lifespan", "off", "--no-access-log"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        env,
     )
     endpoint = f"http://127.0.0.1:{args.port}/api/v1/ingest/"
     headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
@@ -79,8 +75,7 @@ def main() -> None:
             _send(endpoint, headers, bodies, args.concurrency)
         )
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        stop_processes([server])
 
     readings = sum(counted.values())
     q = statistics.quantiles(latencies, n=100)

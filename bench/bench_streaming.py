@@ -13,12 +13,11 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-from bench.benchdb import REPO_ROOT, setup_bench_database
+from bench.benchdb import setup_bench_database, start_process, stop_processes
 
 
 def main() -> None:
@@ -58,13 +57,10 @@ def main() -> None:
 
     env = {**os.environ, "DATABASE_URL": url}
     procs = [
-        subprocess.Popen(
+        start_process(
             [sys.executable, "-m", "uvicorn", "fleetmon.asgi:application", "--port", str(args.port)]
             + ["--workers", str(args.web_workers), "--lifespan", "off", "--no-access-log"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            env,
         )
     ]
     from django.conf import settings
@@ -73,13 +69,10 @@ def main() -> None:
     for w in range(args.rule_workers):
         mine = [str(p) for p in partitions if p % args.rule_workers == w]
         procs.append(
-            subprocess.Popen(
+            start_process(
                 [sys.executable, "manage.py", "run_streaming_rules", "--name", f"bench-{w}"]
                 + ["--partitions", *mine],
-                cwd=REPO_ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                env,
             )
         )
     base = f"http://127.0.0.1:{args.port}"
@@ -91,13 +84,7 @@ def main() -> None:
             result = asyncio.run(_run(base, token, cookie, gen, rate, args.seconds, minute))
             _report(rate, args.seconds, result)
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(procs)
 
 
 def _wait_for(base: str) -> None:

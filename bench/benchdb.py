@@ -44,3 +44,32 @@ def truncate_readings() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {', '.join(READINGS_TABLES)}")
+
+
+def start_process(command: list[str], env: dict):
+    """Start a server in its own process group, so stopping it also stops its workers."""
+    import subprocess
+
+    return subprocess.Popen(
+        command,
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def stop_processes(processes) -> None:
+    """SIGTERM each process group, then SIGKILL what is still there after 10 s."""
+    import signal
+    import subprocess
+
+    for process in processes:
+        os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
