@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 DEDUP_WINDOW = timedelta(hours=4)  # D6
 RECHECK_FOR = timedelta(hours=24)  # D5
 TRANSIENT_BELOW = 0.6  # D5: the next batch score under this resolves the alert
+DAILY_MINUTES = 1440  # runs over daily windows catch slow drifts (see alerts_from_run)
 CONFIRMED_ABOVE = 0.85  # D5: the next batch score over this sustains a streaming alert
 TREND_PER_HOUR = 0.01  # D14
 
@@ -82,18 +83,25 @@ def alerts_from_run(*, run_id: int, now: datetime | None = None) -> dict[str, in
     4. Active alerts of scored devices are reconciled with the new score (D5).
     Devices defrosting or within the post-defrost delay (D10) are left out of 1, 4 and 5.
     5. Devices get their latest score, 24 h trend and health (D14).
+    Daily runs (slow drifts) do 1-3 only, without the alarm delay and D10.
     """
     now = now or timezone.now()
     run = ScoringRun.objects.get(pk=run_id)
     flagged = run_flagged_scores(run_id=run_id)
     best = run_best_model_scores(run_id=run_id)
     # D10 for batch: a device defrosting, or within the post-defrost delay, raises no model
-    # alert and keeps its previous score: its evaporator is warm on purpose.
-    defrosting = devices_in_defrost_mode(
-        device_ids=list(best),
-        window_end=run.window_end,
-        minutes=run.window_minutes,
-        delay_minutes=settings.FLEETMON_POST_DEFROST_MINUTES,
+    # alert and keeps its previous score: its evaporator is warm on purpose. Every daily
+    # window holds defrosts, which its baselines were trained with, so D10 is sub-daily.
+    daily = run.window_minutes >= DAILY_MINUTES
+    defrosting = (
+        set()
+        if daily
+        else devices_in_defrost_mode(
+            device_ids=list(best),
+            window_end=run.window_end,
+            minutes=run.window_minutes,
+            delay_minutes=settings.FLEETMON_POST_DEFROST_MINUTES,
+        )
     )
     best = {device: score for device, score in best.items() if device not in defrosting}
     models = flagged[(flagged["kind"] != "rules_fallback") & flagged["device_id"].isin(best)]
@@ -104,8 +112,12 @@ def alerts_from_run(*, run_id: int, now: datetime | None = None) -> dict[str, in
     candidates = _model_candidates(models, run, cohorts)
     candidates += _fallback_candidates(fallback, set(best) | defrosting)
     created, suppressed = _raise(candidates, run.window_end, now)
-    resolved, reconciled = _reconcile(best, run.window_end, now)
-    _prehydrate(best, run.window_end)
+    resolved, reconciled = 0, set()
+    # A device's latest score and the transient checks follow the hourly runs; a daily
+    # score is a slower, separate view that only raises alerts.
+    if not daily:
+        resolved, reconciled = _reconcile(best, run.window_end, now)
+        _prehydrate(best, run.window_end)
     _refresh_open_severity({c.device_id for c in candidates} | reconciled)
     run_mark_alerted(run_id=run_id, alerts_created=created)
     logger.info(
@@ -124,7 +136,9 @@ def _model_candidates(flagged: pd.DataFrame, run: ScoringRun, cohorts: dict) -> 
     previous = previous_scores(
         device_ids=list(flagged["device_id"].unique()),
         before=run.window_end,
-        within=timedelta(hours=2),  # hourly runs score every fourth 15-minute window
+        # Hourly runs score every fourth 15-minute window; daily runs every daily one.
+        within=max(timedelta(hours=2), timedelta(minutes=2 * run.window_minutes)),
+        minutes=run.window_minutes,
     )
     candidates = []
     for device_id, group in flagged.groupby("device_id"):
@@ -138,8 +152,10 @@ def _model_candidates(flagged: pd.DataFrame, run: ScoringRun, cohorts: dict) -> 
         )
         # Alarm delay (domain §14): one model's non-critical flag must repeat in the next
         # scored window before it alerts; agreement or a critical score alerts at once.
+        # A daily window already integrates a day, and waiting for the next would cost one.
         lone = group["model_id"].nunique() == 1 and severity != "CRITICAL"
-        if lone and settings.FLEETMON_ALERT_CONFIRM_WINDOWS > 1 and not previous_flagged:
+        delayed = lone and run.window_minutes < DAILY_MINUTES and not previous_flagged
+        if delayed and settings.FLEETMON_ALERT_CONFIRM_WINDOWS > 1:
             continue
         candidates.append(
             Candidate(

@@ -202,11 +202,11 @@ def devices_in_defrost_mode(
 
 
 def previous_scores(
-    *, device_ids: list[str], before: datetime, within: timedelta
+    *, device_ids: list[str], before: datetime, within: timedelta, minutes: int = 15
 ) -> dict[str, tuple[float, bool]]:
     """Each device's highest production model score, and whether any model flagged, in its
-    latest scored window before `before` (not older than `within`): "the immediately
-    preceding window" of D3."""
+    latest scored `minutes`-window before `before` (not older than `within`): "the
+    immediately preceding window" of D3."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -215,9 +215,10 @@ def previous_scores(
             FROM model_scores s JOIN scoring_modelversion v ON v.model_id = s.model_id
             WHERE s.window_end < %s AND s.window_end >= %s AND s.device_id = ANY(%s)
               AND s.deployment_role = 'production' AND v.kind <> 'rules_fallback'
+              AND v.window_minutes = %s
             GROUP BY s.device_id, s.window_end
             ORDER BY s.device_id, s.window_end DESC
             """,
-            [before, before - within, device_ids],
+            [before, before - within, device_ids, minutes],
         )
         return {device: (score, flagged) for device, score, flagged in cursor.fetchall()}

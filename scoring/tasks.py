@@ -1,7 +1,7 @@
 """Thin Celery shells around the scoring services."""
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from celery import group, shared_task
 from django.conf import settings
@@ -45,22 +45,31 @@ def dispatch_run(**kwargs) -> int:
 
 
 @shared_task(time_limit=20 * 60, soft_time_limit=19 * 60)
-def scheduled_scoring_task(trigger: str) -> int | None:
+def scheduled_scoring_task(trigger: str, now: str | None = None) -> list[int]:
     """Hourly (IF + statistical + fallback) or daily (every model) run on fresh features.
 
     Only the 15-minute windows the models score are computed here, late data included;
-    the 60- and 1440-minute windows are refresh_features_task's.
+    the 60-minute windows are refresh_features_task's. The daily trigger also scores
+    yesterday's 1440-minute window with the daily models, which catch slow drifts.
+    `now` (ISO 8601) replays a schedule at another time.
     """
-    now = timezone.now()
+    now = datetime.fromisoformat(now) if now else timezone.now()
     end = window_floor(now, 15)
     features_compute(minutes=15, start=end - RECOMPUTE[15], end=end)
     kinds = HOURLY_KINDS if trigger == "hourly" else None
+    runs = [_dispatch_or_warn(trigger=trigger, window_end=end, kinds=kinds)]
+    if trigger == "daily":
+        day_end = window_floor(now, 1440)
+        features_compute(minutes=1440, start=day_end - RECOMPUTE[1440], end=day_end)
+        runs.append(_dispatch_or_warn(trigger=trigger, window_end=day_end, window_minutes=1440))
+    return [run for run in runs if run is not None]
+
+
+def _dispatch_or_warn(**kwargs) -> int | None:
     try:
-        return dispatch_run(
-            trigger=trigger, window_end=window_floor(now, 15), requested_by="beat", kinds=kinds
-        )
+        return dispatch_run(requested_by="beat", **kwargs)
     except NothingToScore as exc:
-        logger.warning("no %s scoring run: %s", trigger, exc)
+        logger.warning("no %s scoring run: %s", kwargs["trigger"], exc)
         return None
 
 

@@ -110,11 +110,6 @@ class ModelRollbackInputSerializer(serializers.Serializer):
 
 class ModelTrainInputSerializer(serializers.Serializer):
     kind = _kind_field()
-    window_minutes = serializers.ChoiceField(
-        choices=[15],
-        default=15,
-        help_text="train_model_task trains on 15-minute windows only, for now",
-    )
 
 
 class TaskOutputSerializer(serializers.Serializer):

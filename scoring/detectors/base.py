@@ -123,6 +123,9 @@ class Detector(ABC):
     """Fit on training windows, score windows; subclasses implement `_fit` and `_score`."""
 
     kind: ClassVar[str]
+    # The feature window (minutes) it is trained on and scores: hourly runs score 15-minute
+    # windows, the daily run 1440-minute ones.
+    window_minutes: ClassVar[int] = 15
     default_threshold: ClassVar[float]
     default_features: ClassVar[tuple[str, ...]]
     default_params: ClassVar[dict[str, Any]]

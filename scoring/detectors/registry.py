@@ -6,7 +6,7 @@ from scoring.detectors.base import Detector
 from scoring.detectors.cohort import CohortIsolationForestDetector
 from scoring.detectors.isolation_forest import IsolationForestDetector
 from scoring.detectors.rules import RulesFallbackDetector
-from scoring.detectors.statistical import StatisticalBaselineDetector
+from scoring.detectors.statistical import DailyBaselineDetector, StatisticalBaselineDetector
 
 DETECTORS: dict[str, type[Detector]] = {
     cls.kind: cls
@@ -14,6 +14,7 @@ DETECTORS: dict[str, type[Detector]] = {
         IsolationForestDetector,
         StatisticalBaselineDetector,
         CohortIsolationForestDetector,
+        DailyBaselineDetector,
         RulesFallbackDetector,
     )
 }

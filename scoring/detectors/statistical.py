@@ -174,3 +174,16 @@ class StatisticalBaselineDetector(Detector):
         raw = z.max(axis=1) if z.size else np.zeros(len(values))
         score = -np.expm1(-((raw / self.scale) ** 2))
         return raw, score, score > self.threshold, z
+
+
+class DailyBaselineDetector(StatisticalBaselineDetector):
+    """The same per-device baseline over daily windows, scored once a day: slow drifts.
+
+    A +0.2 °C/h evaporator drift hides inside the hours-long swings of 15-minute windows for
+    a day or more, but a day's mean is several times steadier, so the device's past days
+    show it (tests/scoring/test_drift_detection.py). Its device baselines need
+    `min_device_windows` days of history; until then the cohort's stand in.
+    """
+
+    kind: ClassVar[str] = "daily_baseline"
+    window_minutes: ClassVar[int] = 1440

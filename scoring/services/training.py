@@ -34,12 +34,11 @@ def model_train(
     kind: str,
     actor: str,
     now: datetime | None = None,
-    window_minutes: int = 15,
     lookback: timedelta | None = None,
     params: dict | None = None,
     threshold: float | None = None,
 ) -> ModelVersion:
-    """Fit a new draft version of `kind` on the stored features before `now`.
+    """Fit a new draft version of `kind` on its stored feature windows before `now`.
 
     1. Temporal split (domain §10.1): validation windows are the last
        FLEETMON_VALIDATION_HOURS; training windows end at least FLEETMON_TRAINING_GAP_HOURS
@@ -51,6 +50,7 @@ def model_train(
     """
     now = now or timezone.now()
     detector_class = detector_for(kind)
+    window_minutes = detector_class.window_minutes
     lookback = lookback or timedelta(days=settings.FLEETMON_TRAINING_DAYS)
     validation_start = now - timedelta(hours=settings.FLEETMON_VALIDATION_HOURS)
     train_end = validation_start - timedelta(hours=settings.FLEETMON_TRAINING_GAP_HOURS)

@@ -243,7 +243,7 @@ def test_training_an_unknown_kind_is_a_400_listing_the_kinds(admin_client):
     assert response.json() == {
         "kind": [
             '"random_forest" is not a model kind; choose one of cohort_isolation_forest, '
-            "isolation_forest, rules_fallback, statistical_baseline"
+            "daily_baseline, isolation_forest, rules_fallback, statistical_baseline"
         ]
     }
 

@@ -63,24 +63,18 @@ def worst_alert(device_id: str) -> str | None:
 def test_every_injected_gradual_fault_raises_an_alert_of_its_severity(
     scoring_settings, eager_celery
 ):
+    """Vibration and leak on the hourly runs; the slow temperature drift is the daily
+    model's (tests/scoring/test_drift_detection.py)."""
     ids = [d.device_id for d in make_fleet(DEVICES, seed=SEED).devices]
     onset, until = TRAINED, END + timedelta(hours=1)
     faults = {
         ids[0]: FaultSpec(ids[0], FaultType.COMPRESSOR_VIBRATION_SPIKE, onset, until),
         ids[1]: FaultSpec(ids[1], FaultType.REFRIGERANT_LEAK, onset, until),
-        ids[2]: FaultSpec(ids[2], FaultType.TEMPERATURE_DRIFT, onset, until),
     }
     simulate(list(faults.values()))
 
     assert worst_alert(ids[0]) in ("HIGH", "CRITICAL")  # an acute mechanical fault
     assert SEVERITY_RANK[worst_alert(ids[1]) or "LOW"] >= SEVERITY_RANK["MEDIUM"]
-    if worst_alert(ids[2]) is None:
-        # Marks this test xfailed, after the two assertions above have passed.
-        pytest.xfail(
-            "NOT DONE: +0.2 C/h evaporator drift stays inside the simulated evaporator noise "
-            "(std ~3 C) through the first day; catching it needs the 1440-minute windows "
-            "(daily slope) scored by the daily run, and days of per-device history"
-        )
 
 
 def test_a_fault_free_fleet_alerts_on_at_most_five_percent_of_devices_a_day(

@@ -9,7 +9,7 @@ from scoring.services.registry import RegistryError, model_set_role
 from scoring.services.training import TrainingFailed, model_train, rules_fallback_ensure
 from scoring.services.validation import RegressionSetExists, regression_set_build
 
-KINDS = ("isolation_forest", "statistical_baseline", "cohort_isolation_forest")
+KINDS = ("isolation_forest", "statistical_baseline", "cohort_isolation_forest", "daily_baseline")
 
 
 class Command(BaseCommand):
@@ -25,8 +25,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, days, **options):
         now = timezone.now()
-        rows = features_compute(minutes=15, start=now - timedelta(days=days), end=now)
-        self.stdout.write(f"features: {rows} windows of 15 min")
+        for minutes in (15, 1440):
+            rows = features_compute(minutes=minutes, start=now - timedelta(days=days), end=now)
+            self.stdout.write(f"features: {rows} windows of {minutes} min")
         try:
             regression_set_build()
             self.stdout.write("regression feature set built")

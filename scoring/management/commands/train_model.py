@@ -10,13 +10,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("kind", choices=sorted(DETECTORS))
-        parser.add_argument("--window", type=int, default=15, choices=[15, 60, 1440])
         parser.add_argument("--promote", action="store_true", help="make it the production version")
         parser.add_argument("--actor", default="cli")
 
-    def handle(self, *args, kind, window, promote, actor, **options):
+    def handle(self, *args, kind, promote, actor, **options):
         try:
-            version = model_train(kind=kind, actor=actor, window_minutes=window)
+            version = model_train(kind=kind, actor=actor)
         except TrainingFailed as exc:
             raise CommandError(f"training {kind} failed: {exc}") from exc
         self.stdout.write(

@@ -23,6 +23,7 @@ TEST_PARAMS = {
     "isolation_forest": {"n_estimators": 50},
     "cohort_isolation_forest": {"n_estimators": 50, "min_cohort_rows": 150},
     "statistical_baseline": {},
+    "daily_baseline": {},
     "rules_fallback": {},
 }
 
@@ -51,6 +52,7 @@ def test_registry_maps_every_kind_to_its_class():
         "isolation_forest",
         "statistical_baseline",
         "cohort_isolation_forest",
+        "daily_baseline",
         "rules_fallback",
     }
     for kind in KINDS:
