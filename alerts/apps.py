@@ -26,3 +26,7 @@ class AlertsConfig(AppConfig):
                 transaction.on_commit(lambda: publish_event(instance.pk))
 
         post_save.connect(on_event_saved, sender=AlertEvent, dispatch_uid="alerts.push", weak=False)
+
+        from alerts.notifications import signals as notification_signals
+
+        notification_signals.connect()

@@ -118,7 +118,7 @@ def alerts_from_run(*, run_id: int, now: datetime | None = None) -> dict[str, in
     if not daily:
         resolved, reconciled = _reconcile(best, run.window_end, now)
         _prehydrate(best, run.window_end)
-    _refresh_open_severity({c.device_id for c in candidates} | reconciled)
+    refresh_open_severity({c.device_id for c in candidates} | reconciled)
     run_mark_alerted(run_id=run_id, alerts_created=created)
     logger.info(
         "run %s alerts: %d created, %d suppressed, %d resolved",
@@ -363,7 +363,7 @@ def _trend(slope: float | None) -> str:
     return "stable"
 
 
-def _refresh_open_severity(device_ids: set[str]) -> None:
+def refresh_open_severity(device_ids: set[str]) -> None:
     worst = {device: "" for device in device_ids}
     for device, severity in DeviceAlert.objects.filter(
         device_id__in=device_ids, suppressed=False, status__in=ACTIVE_STATUSES

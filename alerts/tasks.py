@@ -7,3 +7,11 @@ from alerts.services import alerts_from_run
 def alerts_from_run_task(run_id: int) -> dict[str, int]:
     """After each scoring run: alerts, reconciliation, device pre-hydration."""
     return alerts_from_run(run_id=run_id)
+
+
+@shared_task(time_limit=5 * 60, soft_time_limit=4 * 60)
+def auto_escalate_task() -> dict[str, int]:
+    """Every minute: escalate to L2 what passed its SLA deadline unacknowledged (§7.3)."""
+    from alerts.escalation import auto_escalate
+
+    return auto_escalate()

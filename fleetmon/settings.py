@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+import plotly
 from celery.schedules import crontab
 
 
@@ -21,9 +22,10 @@ def database_from_url(url: str) -> dict:
     parts = urlparse(url)
     if parts.scheme not in ("postgres", "postgresql"):
         raise ValueError(f"DATABASE_URL must be a postgres:// URL, got {parts.scheme!r}")
+    name = unquote(parts.path.lstrip("/"))
     return {
         "ENGINE": "django.db.backends.postgresql",
-        "NAME": unquote(parts.path.lstrip("/")),
+        "NAME": name,
         "USER": unquote(parts.username or "postgres"),
         "PASSWORD": unquote(parts.password or ""),
         "HOST": parts.hostname or "127.0.0.1",
@@ -31,7 +33,8 @@ def database_from_url(url: str) -> dict:
         # Persistent connections: ingest requests are short and frequent.
         "CONN_MAX_AGE": envint("DB_CONN_MAX_AGE", "60"),
         "CONN_HEALTH_CHECKS": True,
-        "TEST": {"NAME": os.getenv("TEST_DATABASE_NAME", "test_fleetmon")},
+        # One test database per database name, so parallel checkouts never share one.
+        "TEST": {"NAME": os.getenv("TEST_DATABASE_NAME", f"test_{name}")},
     }
 
 
@@ -60,6 +63,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
+    "rest_framework.authtoken",
     "drf_spectacular",
     "channels",
     "fleetmon.apps.FleetmonConfig",
@@ -93,6 +97,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "fleetmon.accounts.context_processors.profile",
             ]
         },
     }
@@ -108,6 +113,8 @@ REDIS_URL = os.getenv("REDIS_URL", "redis://127.0.0.1:6379/0")
 # ---------------------------------------------------------------- celery
 CELERY_BROKER_URL = os.getenv("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = os.getenv("CELERY_RESULT_BACKEND", REDIS_URL)
+# Task modules outside an app's tasks.py.
+CELERY_IMPORTS = ("alerts.notifications.tasks",)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -136,6 +143,18 @@ CELERY_BEAT_SCHEDULE = {
         "args": ("daily",),
     },
     "sweep-scoring-runs": {"task": "scoring.tasks.sweep_runs_task", "schedule": 30.0},
+    "auto-escalate-alerts": {"task": "alerts.tasks.auto_escalate_task", "schedule": 60.0},
+    # Feature drift (monitoring/drift.py) after the :16 feature refresh, and on daily windows.
+    "drift-hourly": {
+        "task": "monitoring.tasks.drift_task",
+        "schedule": crontab(minute=20),
+        "kwargs": {"minutes": 60},
+    },
+    "drift-daily": {
+        "task": "monitoring.tasks.drift_task",
+        "schedule": crontab(hour=3, minute=40),
+        "kwargs": {"minutes": 1440},
+    },
 }
 
 # ---------------------------------------------------------------- channels
@@ -149,15 +168,25 @@ CHANNEL_LAYERS = {
 }
 
 # ---------------------------------------------------------------- auth, api
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
+        # Scripts and integrations: `Authorization: Token <key>` (manage.py drf_create_token).
+        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
 }
 SPECTACULAR_SETTINGS = {
+    # Several models have a `status`; name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "NotificationStatusEnum": "alerts.models.Notification.Status",
+        "RunStatusEnum": "scoring.models.RunStatus",
+        "AlertStatusEnum": "alerts.models.AlertStatus",
+    },
     "TITLE": "FleetMon API",
     "DESCRIPTION": "Refrigeration fleet monitoring: ingest, alerts, scoring, monitoring.",
     "VERSION": "1.0.0",
@@ -166,7 +195,12 @@ SPECTACULAR_SETTINGS = {
 
 # ---------------------------------------------------------------- static
 STATIC_URL = "/static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    # plotly.js is served from the pinned plotly package (vendored, no CDN): one version
+    # for the Python figures and the browser.
+    ("vendor/plotly", Path(plotly.__file__).parent / "package_data"),
+]
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
 
 # ---------------------------------------------------------------- logging
@@ -191,6 +225,16 @@ FLEETMON_CLOCK_DRIFT_HOURS = envint("FLEETMON_CLOCK_DRIFT_HOURS", "24")
 FLEETMON_HUMIDITY_MAX = float(os.getenv("FLEETMON_HUMIDITY_MAX", "100"))
 FLEETMON_CHUNK_INTERVAL = os.getenv("FLEETMON_CHUNK_INTERVAL", "1 day")
 FLEETMON_DEMO_PASSWORD = os.getenv("FLEETMON_DEMO_PASSWORD", "fleetmon-demo")
+# Notifications (alerts/notifications): the team webhook (Slack-compatible JSON; empty: none),
+# the sender address, and the delivery timeout and first retry wait.
+FLEETMON_ALERT_WEBHOOK_URL = os.getenv("FLEETMON_ALERT_WEBHOOK_URL", "")
+FLEETMON_ALERT_EMAIL_FROM = os.getenv("FLEETMON_ALERT_EMAIL_FROM", "fleetmon@localhost")
+FLEETMON_NOTIFY_TIMEOUT_SECONDS = float(os.getenv("FLEETMON_NOTIFY_TIMEOUT_SECONDS", "5"))
+FLEETMON_NOTIFY_RETRY_BASE_SECONDS = envint("FLEETMON_NOTIFY_RETRY_BASE_SECONDS", "30")
+# Mail goes through Django's backend; the demo prints it to the worker log.
+EMAIL_BACKEND = os.getenv("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.getenv("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", "25")
 FLEETMON_DROPOUT_MIN_READINGS_PER_HOUR = envint("FLEETMON_DROPOUT_MIN_READINGS_PER_HOUR", "30")
 FLEETMON_DROPOUT_MAX_MEAN_NULLS = float(os.getenv("FLEETMON_DROPOUT_MAX_MEAN_NULLS", "4"))
 FLEETMON_SIM_DEVICES = envint("FLEETMON_SIM_DEVICES", "1000")

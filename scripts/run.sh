@@ -45,7 +45,9 @@ $PY manage.py score_now --no-wait >/dev/null
 cat <<INFO
 
 FleetMon is running at $SITE_ROOT/
-  log in:        admin / ${FLEETMON_DEMO_PASSWORD:-fleetmon-demo}   (admin at $SITE_ROOT/admin/)
+  log in:        password ${FLEETMON_DEMO_PASSWORD:-fleetmon-demo} for each demo user:
+                   operator_a (operator, US-W), operator_b (operator, US-E),
+                   ml_engineer, manager, admin (Django admin at $SITE_ROOT/admin/)
   API docs:      $SITE_ROOT/api/docs/
   ingest token:  $TOKEN
   try:           curl -X POST -H "Authorization: Token $TOKEN" -H 'Content-Type: application/json' \\

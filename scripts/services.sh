@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Make sure the services FleetMon and its tests need are up: TimescaleDB and Redis.
+# Make sure the services FleetMon and its tests need are up: TimescaleDB and Redis (and
+# Chromium for the browser tests).
 #
 #   scripts/services.sh [up]   start/reuse everything (idempotent; seconds when already up)
 #   scripts/services.sh stop   stop the chroot TimescaleDB server (Redis is left alone)
@@ -312,10 +313,13 @@ tsdb_up() {
 cmd_up() {
     need psql postgresql-client
     need pg_isready postgresql-client
+    # The browser tests drive Debian's Chromium with Playwright (its own download is blocked).
+    need chromium chromium
     redis_up
     tsdb_up
     echo "DATABASE_URL=$DATABASE_URL"
     echo "REDIS_URL=$REDIS_URL"
+    echo "FLEETMON_CHROMIUM=$(command -v chromium)"
     echo "# timescaledb: ${TSDB_VERSION:-not available}"
 }
 

@@ -26,5 +26,17 @@ class Profile(models.Model):
     def fleet_wide(self) -> bool:
         return self.role != Role.OPERATOR
 
+    # What each role may change. Managers read everything and change nothing.
+    @property
+    def can_triage(self) -> bool:
+        """Act on alerts (acknowledge, maintenance, false positive, resolve, escalate) and
+        edit device thresholds, within scope."""
+        return self.role in (Role.OPERATOR, Role.ADMIN)
+
+    @property
+    def can_manage_models(self) -> bool:
+        """Train, promote and roll back models; edit cohort thresholds; trigger runs."""
+        return self.role in (Role.ML_ENGINEER, Role.ADMIN)
+
     def sees(self, *, region: str, site_id: str) -> bool:
         return self.fleet_wide or region in self.regions or site_id in self.sites

@@ -36,6 +36,29 @@ def user_groups(profile: Profile) -> list[str]:
 
 def alert_filter(profile: Profile) -> Q:
     """Filter for the alerts (or their rows) a user may see."""
+    return scope_filter(profile)
+
+
+def scope_filter(profile: Profile, *, region: str = "region", site: str = "site_id") -> Q:
+    """alert_filter for any model: `region` and `site` name its region and site lookups."""
     if profile.fleet_wide:
         return Q()
-    return Q(region__in=profile.regions) | Q(site_id__in=profile.sites)
+    return Q(**{f"{region}__in": profile.regions}) | Q(**{f"{site}__in": profile.sites})
+
+
+def scoped_alerts(profile: Profile):
+    from alerts.models import DeviceAlert
+
+    return DeviceAlert.objects.filter(alert_filter(profile))
+
+
+def scoped_devices(profile: Profile):
+    from fleetmon.registry.models import Device
+
+    return Device.objects.filter(scope_filter(profile))
+
+
+def scoped_sites(profile: Profile):
+    from fleetmon.registry.models import Site
+
+    return Site.objects.filter(scope_filter(profile, site="site_id"))

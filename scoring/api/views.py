@@ -14,10 +14,10 @@ from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import LimitOffsetPagination
-from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from fleetmon.accounts.permissions import CanManageModelsOrReadOnly
 from fleetmon.registry.models import Device
 from scoring.api.serializers import (
     DeviceScoresQuerySerializer,
@@ -49,21 +49,8 @@ FORBIDDEN = OpenApiResponse(description="not signed in, or not staff for a write
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="no such object")
 
 
-class IsStaffForWrites(BasePermission):
-    """Reads for any signed-in user; writes (promote, roll back, train, run) for staff only.
-
-    A stand-in: the role model of the operator-console issue replaces it with the
-    ML-engineer role.
-    """
-
-    message = "Only staff may change the model registry or start scoring runs."
-
-    def has_permission(self, request, view) -> bool:
-        return request.method in SAFE_METHODS or bool(request.user and request.user.is_staff)
-
-
 class ScoringAPIView(APIView):
-    permission_classes = [IsAuthenticated, IsStaffForWrites]
+    permission_classes = [CanManageModelsOrReadOnly]
 
 
 def _refused(exc: Exception) -> Response:
@@ -189,7 +176,7 @@ class RunPagination(LimitOffsetPagination):
 
 
 class ScoringRunListView(GenericAPIView):
-    permission_classes = [IsAuthenticated, IsStaffForWrites]
+    permission_classes = [CanManageModelsOrReadOnly]
     pagination_class = RunPagination
     queryset = ScoringRun.objects.all()  # newest first (Meta.ordering)
     serializer_class = ScoringRunOutputSerializer

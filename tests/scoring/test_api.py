@@ -7,6 +7,7 @@ import pytest
 from celery.result import AsyncResult
 from django.utils import timezone
 
+from fleetmon.accounts.models import Profile, Role
 from scoring.models import ModelScore, ModelVersion, ModelVersionEvent, ScoringRun
 from scoring.services.features import window_floor
 from tests.scoring.conftest import END, build_history
@@ -59,9 +60,24 @@ def score(device_id: str, window_end: datetime, model_id: str = "isolation_fores
 
 @pytest.fixture
 def user_client(client, django_user_model):
-    """Signed in, but not staff: may read, may not change anything."""
-    client.force_login(django_user_model.objects.create_user("bob", password="pw"))
+    """An operator: may read the registry and runs, may not change anything."""
+    user = django_user_model.objects.create_user("bob", password="pw")
+    Profile.objects.create(user=user, role=Role.OPERATOR, regions=["US-W"])
+    client.force_login(user)
     return client
+
+
+@pytest.fixture
+def ml_client(client, django_user_model):
+    user = django_user_model.objects.create_user("mia", password="pw")
+    Profile.objects.create(user=user, role=Role.ML_ENGINEER)
+    client.force_login(user)
+    return client
+
+
+def test_a_user_without_a_role_cannot_even_read(client, django_user_model):
+    client.force_login(django_user_model.objects.create_user("nobody", password="pw"))
+    assert client.get(MODELS).status_code == 403
 
 
 def post(client, url, body):
@@ -172,7 +188,7 @@ def test_promoting_an_unknown_model_is_a_404(admin_client):
     assert response.status_code == 404
 
 
-def test_a_user_who_is_not_staff_can_read_but_not_promote(user_client):
+def test_an_operator_can_read_but_not_promote(user_client):
     version("isolation_forest", 1)
 
     assert user_client.get(f"{MODELS}isolation_forest_v1/").status_code == 200
@@ -248,8 +264,13 @@ def test_training_an_unknown_kind_is_a_400_listing_the_kinds(admin_client):
     }
 
 
-def test_a_user_who_is_not_staff_cannot_train(user_client):
+def test_an_operator_cannot_train(user_client):
     assert post(user_client, f"{MODELS}train/", {"kind": "isolation_forest"}).status_code == 403
+
+
+def test_an_ml_engineer_may_change_the_registry(ml_client):
+    """Not refused for the role: the unknown kind is judged (400), not the user (403)."""
+    assert post(ml_client, f"{MODELS}train/", {"kind": "random_forest"}).status_code == 400
 
 
 @pytest.mark.live
@@ -345,7 +366,7 @@ def test_a_run_for_an_unknown_kind_device_or_a_misaligned_window_is_a_400(admin_
     assert not ScoringRun.objects.exists()
 
 
-def test_a_user_who_is_not_staff_cannot_start_a_run(user_client, devices):
+def test_an_operator_cannot_start_a_run(user_client, devices):
     assert post(user_client, RUNS, {}).status_code == 403
     assert not ScoringRun.objects.exists()
 

@@ -1,17 +1,38 @@
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from fleetmon.accounts.models import Profile, Role
+
+# username -> (role, regions): two operators of different regions, one of each other role.
+DEMO_USERS = {
+    "operator_a": (Role.OPERATOR, ["US-W"]),
+    "operator_b": (Role.OPERATOR, ["US-E"]),
+    "ml_engineer": (Role.ML_ENGINEER, []),
+    "manager": (Role.MANAGER, []),
+    "admin": (Role.ADMIN, []),
+}
 
 
 class Command(BaseCommand):
-    help = "Create the demo logins (password from FLEETMON_DEMO_PASSWORD). Idempotent."
+    help = (
+        "Create the demo logins operator_a (US-W), operator_b (US-E), ml_engineer, manager "
+        "and admin, with the password FLEETMON_DEMO_PASSWORD. Idempotent."
+    )
 
+    @transaction.atomic
     def handle(self, *args, **options):
         user_model = get_user_model()
-        admin, _ = user_model.objects.get_or_create(
-            username="admin", defaults={"email": "admin@fleetmon.example"}
-        )
-        admin.is_staff = admin.is_superuser = True
-        admin.set_password(settings.FLEETMON_DEMO_PASSWORD)
-        admin.save()
-        self.stdout.write("admin")
+        for username, (role, regions) in DEMO_USERS.items():
+            user, _ = user_model.objects.get_or_create(
+                username=username, defaults={"email": f"{username}@fleetmon.example"}
+            )
+            user.is_staff = user.is_superuser = role == Role.ADMIN
+            user.set_password(settings.FLEETMON_DEMO_PASSWORD)
+            user.save()
+            Profile.objects.update_or_create(
+                user=user, defaults={"role": role, "regions": regions, "sites": []}
+            )
+            where = ", ".join(regions) or "whole fleet"
+            self.stdout.write(f"{username}: {role} ({where})")

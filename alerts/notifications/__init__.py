@@ -1,0 +1,1 @@
+"""Alert notifications: routing (domain §3.7), e-mail and webhook channels, preferences."""

@@ -1,0 +1,4 @@
+"""Monitoring tables, one module per area; every model is re-exported here for Django."""
+
+from monitoring.models.drift import *  # noqa: F403
+from monitoring.models.monitors import *  # noqa: F403

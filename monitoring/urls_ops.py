@@ -1,0 +1,3 @@
+"""Routes: see the module that owns them."""
+
+urlpatterns: list = []
