@@ -2,11 +2,12 @@
 the monitoring issue renders them."""
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 
+from fleetmon.accounts.permissions import role_required
 
-@login_required
+
+@role_required()
 def runbook(request, slug: str):
     path = settings.BASE_DIR / "docs" / "runbooks" / f"{slug}.md"
     if not slug.replace("-", "").isalnum() or not path.is_file():

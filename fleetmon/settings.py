@@ -144,6 +144,48 @@ CELERY_BEAT_SCHEDULE = {
     },
     "sweep-scoring-runs": {"task": "scoring.tasks.sweep_runs_task", "schedule": 30.0},
     "auto-escalate-alerts": {"task": "alerts.tasks.auto_escalate_task", "schedule": 60.0},
+    # Infrastructure monitors (jobs, heartbeats, queues), dataset freshness, system SLAs.
+    "infra-monitors": {"task": "monitoring.tasks.infra_monitor_task", "schedule": 60.0},
+    "freshness": {"task": "monitoring.tasks.freshness_task", "schedule": 60.0},
+    "sla-measure": {
+        "task": "monitoring.tasks.sla_measure_task",
+        "schedule": crontab(minute="*/15"),
+    },
+    # Retraining triggers (domain §5.7, D15), each at the cadence of its check, and the review
+    # that promotes or rejects candidates once their canary runs are in.
+    "retraining-triggers-hourly": {
+        "task": "monitoring.tasks.retraining_triggers_task",
+        "schedule": crontab(minute=40),
+        "kwargs": {"checks": ["anomaly_rate_drift"]},
+    },
+    "retraining-triggers-daily": {
+        "task": "monitoring.tasks.retraining_triggers_task",
+        "schedule": crontab(hour=4, minute=10),
+        "kwargs": {"checks": ["feature_drift", "agreement_decline", "calendar"]},
+    },
+    "retraining-triggers-weekly": {
+        "task": "monitoring.tasks.retraining_triggers_task",
+        "schedule": crontab(day_of_week=1, hour=4, minute=20),
+        "kwargs": {"checks": ["fp_spike", "hit_rate_decline"]},
+    },
+    "retraining-triggers-monthly": {
+        "task": "monitoring.tasks.retraining_triggers_task",
+        "schedule": crontab(day_of_month=1, hour=4, minute=30),
+        "kwargs": {"checks": ["fleet_change"]},
+    },
+    "retraining-candidate-review": {
+        "task": "monitoring.tasks.candidate_review_task",
+        "schedule": crontab(minute=50),
+    },
+    # Data quality per hour (after drift at :20) and the daily summary.
+    "data-quality-hourly": {
+        "task": "monitoring.tasks.data_quality_hourly_task",
+        "schedule": crontab(minute=30),
+    },
+    "data-quality-daily": {
+        "task": "monitoring.tasks.data_quality_daily_task",
+        "schedule": crontab(hour=0, minute=45),
+    },
     # Feature drift (monitoring/drift.py) after the :16 feature refresh, and on daily windows.
     "drift-hourly": {
         "task": "monitoring.tasks.drift_task",

@@ -148,3 +148,55 @@ def asgi_server(transactional_db, tmp_path):
     except subprocess.TimeoutExpired:  # open websockets can hold a graceful shutdown
         server.kill()
         server.wait(timeout=10)
+
+
+# ---------------------------------------------------------------- browser tests
+
+
+@pytest.fixture
+def chromium(monkeypatch):
+    """Per test: Playwright's sync API runs an event loop in this thread while it lives, and
+    later tests' async_to_sync (the after-commit websocket push) must not find one. While it
+    runs, the ORM calls a test makes between browser steps are still plain sync code."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.support import CHROMIUM_ARGS, chromium_path
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def demo_users(transactional_db):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    call_command("seed_demo", stdout=StringIO())
+
+
+@pytest.fixture
+def sign_in(chromium, asgi_server, demo_users, settings):
+    """sign_in(username) -> a Playwright page signed in through the login form."""
+    contexts = []
+
+    def _sign_in(username: str):
+        context = chromium.new_context(viewport={"width": 1280, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(f"{asgi_server}/accounts/login/")
+        page.fill("#id_username", username)
+        page.fill("#id_password", settings.FLEETMON_DEMO_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda url: "/accounts/login/" not in url)
+        return page
+
+    yield _sign_in
+    for context in contexts:
+        context.close()

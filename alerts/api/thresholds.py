@@ -185,6 +185,13 @@ def _set(**kwargs) -> ThresholdHistory:
         raise ValidationError({field: [str(exc)]}) from None
 
 
+def _changed(request, serializer_class, row, **change) -> Response:
+    """Set (a value) or remove (None) one override of a device or cohort, as the signed-in
+    user, and answer with the parameter's new row and the history entry."""
+    entry = _set(actor=request.user.get_username(), **change)
+    return Response(serializer_class({"parameter": row(), "change": entry}).data)
+
+
 def _row(device: Device, parameter: str) -> dict:
     return next(asdict(r) for r in parameter_rows(device) if r.parameter == parameter)
 
@@ -259,17 +266,14 @@ class DeviceThresholdView(APIView):
         device = _device(request, device_id)
         _parameter(parameter)
         data = _valid(ThresholdChangeSerializer, request.data, parameter)
-        entry = _set(
+        return _changed(
+            request,
+            DeviceThresholdChangedSerializer,
+            lambda: _row(device, parameter),
             parameter=parameter,
             value=data["value"],
             device=device,
-            actor=request.user.get_username(),
             reason=data["reason"],
-        )
-        return Response(
-            DeviceThresholdChangedSerializer(
-                {"parameter": _row(device, parameter), "change": entry}
-            ).data
         )
 
     @extend_schema(
@@ -286,17 +290,14 @@ class DeviceThresholdView(APIView):
             raise ValidationError(
                 {"parameter": [f"{device.pk} has no override of {parameter} to remove"]}
             )
-        entry = _set(
+        return _changed(
+            request,
+            DeviceThresholdChangedSerializer,
+            lambda: _row(device, parameter),
             parameter=parameter,
             value=None,
             device=device,
-            actor=request.user.get_username(),
             reason=data["reason"],
-        )
-        return Response(
-            DeviceThresholdChangedSerializer(
-                {"parameter": _row(device, parameter), "change": entry}
-            ).data
         )
 
 
@@ -437,17 +438,14 @@ class CohortThresholdView(APIView):
         cohort = get_object_or_404(Cohort, pk=cohort_id)
         _parameter(parameter)
         data = _valid(ThresholdChangeSerializer, request.data, parameter)
-        entry = _set(
+        return _changed(
+            request,
+            CohortThresholdChangedSerializer,
+            lambda: _cohort_row(cohort, parameter),
             parameter=parameter,
             value=data["value"],
             cohort=cohort,
-            actor=request.user.get_username(),
             reason=data["reason"],
-        )
-        return Response(
-            CohortThresholdChangedSerializer(
-                {"parameter": _cohort_row(cohort, parameter), "change": entry}
-            ).data
         )
 
     @extend_schema(
@@ -464,15 +462,12 @@ class CohortThresholdView(APIView):
             raise ValidationError(
                 {"parameter": [f"cohort {cohort.pk} has no override of {parameter} to remove"]}
             )
-        entry = _set(
+        return _changed(
+            request,
+            CohortThresholdChangedSerializer,
+            lambda: _cohort_row(cohort, parameter),
             parameter=parameter,
             value=None,
             cohort=cohort,
-            actor=request.user.get_username(),
             reason=data["reason"],
-        )
-        return Response(
-            CohortThresholdChangedSerializer(
-                {"parameter": _cohort_row(cohort, parameter), "change": entry}
-            ).data
         )

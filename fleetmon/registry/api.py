@@ -241,11 +241,11 @@ class DeviceDetailView(APIView):
         return Response(DeviceDetailSerializer(device_detail(request.profile, device_id)).data)
 
 
-class DeviceScoresView(APIView):
+class DeviceScoreChartView(APIView):
     permission_classes = [HasProfile]
 
     @extend_schema(
-        operation_id="device_scores",
+        operation_id="device_score_chart",
         parameters=[RangeSerializer],
         responses=FiguresSerializer,
         description=(

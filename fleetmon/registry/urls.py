@@ -19,7 +19,11 @@ urlpatterns = [
     path("overview/", views.overview_page, name="overview"),
     # devices
     path(DEVICE_API, api.DeviceDetailView.as_view(), name="api-device"),
-    path(f"{DEVICE_API}scores/", api.DeviceScoresView.as_view(), name="api-device-scores"),
+    path(
+        f"{DEVICE_API}score-chart/",
+        api.DeviceScoreChartView.as_view(),
+        name="api-device-score-chart",
+    ),
     path(
         f"{DEVICE_API}thresholds/",
         thresholds.DeviceThresholdsView.as_view(),

@@ -211,3 +211,36 @@ def rules_fallback_ensure() -> ModelVersion:
             reason="the rules fallback (domain §4.5) needs no training",
         )
     return version
+
+
+def feature_baselines_refresh(
+    *, version: ModelVersion, actor: str, reason: str, now: datetime
+) -> int:
+    """Recompute `version`'s feature baselines from the latest stored windows, keeping the
+    fitted model: the answer to a seasonal drift (domain §5.7, §5.2). Returns the rows."""
+    scale = version.window_minutes / 15
+    start = now - timedelta(days=settings.FLEETMON_TRAINING_DAYS)
+    rows = training_features(
+        minutes=version.window_minutes,
+        start=start,
+        end=now,
+        min_completeness=0.7,
+        min_readings=int(10 * scale),
+        max_flagged=int(5 * scale),
+    )
+    if rows.empty:
+        raise TrainingFailed(f"no usable {version.window_minutes}-minute windows since {start}")
+    baselines = _baselines(version, rows, now)
+    with transaction.atomic():
+        FeatureBaseline.objects.filter(model_version=version).delete()
+        FeatureBaseline.objects.bulk_create(baselines, batch_size=5000)
+        ModelVersionEvent.objects.create(
+            model_version=version,
+            action="baseline_updated",
+            from_role=version.role,
+            to_role=version.role,
+            actor=actor,
+            reason=reason,
+            details={"windows": len(rows), "since": start.isoformat(), "until": now.isoformat()},
+        )
+    return len(baselines)

@@ -11,7 +11,7 @@ from alerts.models import DeviceAlert, SavedView
 from alerts.streaming import alerts_from_firings
 from tests.alerts.test_queue import make_alert
 from tests.alerts.test_websocket import overload
-from tests.browser.conftest import chromium, demo_users, screenshot, sign_in  # noqa: F401
+from tests.browser.support import screenshot
 from tests.conftest import register_devices
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live, pytest.mark.browser]

@@ -15,7 +15,7 @@ from alerts.models import AlertEvent, DeviceAlert, LabelEvent
 from fleetmon.registry.services import fleet_token_create
 from fleetmon.streams import client, stream_key
 from tests.alerts.test_streaming import start_worker
-from tests.browser.conftest import screenshot
+from tests.browser.support import screenshot
 from tests.conftest import message, register_devices
 from tests.registry.console_cast import make_alert
 
@@ -106,3 +106,20 @@ def test_an_operator_triages_a_live_critical_alert_from_ingest_to_false_positive
     assert other.locator("#alert-queue tr[data-alert-id]").count() == 0
     for url in (f"/alerts/{alert.pk}/", f"/alerts/{noisy.pk}/", f"/devices/{west[0].pk}/"):
         assert other.goto(f"{asgi_server}{url}").status == 404
+
+
+@pytest.mark.parametrize("width", [1280, 820])  # a laptop, and a tablet held upright
+def test_console_pages_fit_the_screen_without_sideways_scrolling(sign_in, asgi_server, width):
+    device = register_devices(1, region="US-W", site_no=1)[0]
+    alert = make_alert(device, severity="CRITICAL", rule="compressor_overload")
+    page = sign_in("operator_a")
+    page.set_viewport_size({"width": width, "height": 1000})
+    for url in ("/alerts/", f"/alerts/{alert.pk}/", f"/devices/{device.pk}/", "/sites/"):
+        page.goto(f"{asgi_server}{url}")
+        page.wait_for_load_state("networkidle")
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{url} is {overflow}px wider than a {width}px screen"
+        if width == 820:
+            screenshot(page, f"tablet{url.rstrip('/').replace('/', '-') or '-home'}")

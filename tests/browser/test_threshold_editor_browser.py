@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from alerts.models import ThresholdHistory
 from quality.ingest import ingest_messages
-from tests.browser.conftest import screenshot
+from tests.browser.support import screenshot
 from tests.conftest import message, register_devices
 from tests.registry.console_cast import make_alert
 

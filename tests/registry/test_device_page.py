@@ -99,14 +99,14 @@ def test_the_score_history_has_one_line_per_model_in_the_range(people, west):
     score(west, "statistical_baseline_v1", timedelta(days=3), 0.99)  # outside 24 h
     client = api_as(people["manager"])
 
-    day = client.get(f"/api/v1/devices/{west.device_id}/scores/?range=24h").json()
+    day = client.get(f"/api/v1/devices/{west.device_id}/score-chart/?range=24h").json()
     lines = {t["name"]: t["y"] for t in day["figures"][0]["figure"]["data"]}
     assert lines == {"isolation_forest_v3": [0.2, 0.3], "statistical_baseline_v1": [0.8]}
 
-    week = client.get(f"/api/v1/devices/{west.device_id}/scores/?range=7d").json()
+    week = client.get(f"/api/v1/devices/{west.device_id}/score-chart/?range=7d").json()
     lines = {t["name"]: t["y"] for t in week["figures"][0]["figure"]["data"]}
     assert lines["statistical_baseline_v1"] == [0.99, 0.8]
-    assert client.get(f"/api/v1/devices/{west.device_id}/scores/?range=1y").status_code == 400
+    assert client.get(f"/api/v1/devices/{west.device_id}/score-chart/?range=1y").status_code == 400
 
 
 def test_the_device_page_shows_charts_alerts_and_the_editor_to_an_operator(client, people, west):
@@ -146,7 +146,7 @@ def test_another_region_gets_404_for_the_device_everywhere(client, people, west)
     client.force_login(people["operator_b"])
     assert client.get(f"/devices/{west.device_id}/").status_code == 404
     outsider = api_as(people["operator_b"])
-    for path in ("", "scores/", "history/", "thresholds/", "thresholds/history/"):
+    for path in ("", "score-chart/", "history/", "thresholds/", "thresholds/history/"):
         answer = outsider.get(f"/api/v1/devices/{west.device_id}/{path}")
         assert answer.status_code == 404, path
     assert client.get("/devices/NO-SUCH-DEVICE/").status_code == 404
