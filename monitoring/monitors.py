@@ -58,15 +58,24 @@ def monitor_raise(
                 first_seen_at=now,
                 last_seen_at=now,
             )
+            _notify_after_commit(alert.pk)
             return alert, True
         if SEVERITY_RANK[severity] > SEVERITY_RANK[alert.severity]:
             alert.severity = severity
+            _notify_after_commit(alert.pk)
         alert.title, alert.description = title, description or alert.description
         alert.evidence = evidence or alert.evidence
         alert.last_seen_at = now
         alert.occurrences += 1
         alert.save()
         return alert, False
+
+
+def _notify_after_commit(alert_id: int) -> None:
+    from monitoring.tasks import monitor_notify_task
+
+    # robust: a broker outage must not undo the monitor's record.
+    transaction.on_commit(lambda: monitor_notify_task.delay(alert_id), robust=True)
 
 
 def monitor_clear(*, monitor: str, subject: str, now: datetime | None = None) -> bool:

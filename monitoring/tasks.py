@@ -179,3 +179,11 @@ def sla_measure_task(now: str | None = None) -> dict[str, int]:
     from monitoring.sla import sla_measure
 
     return sla_measure(now=_moment(now))
+
+
+@shared_task(time_limit=60, soft_time_limit=50)
+def monitor_notify_task(alert_id: int) -> dict[str, int]:
+    """After a monitor alert opens or worsens: tell people by domain §3.7's ladder."""
+    from monitoring.monitor_notify import monitor_notify
+
+    return monitor_notify(alert_id)

@@ -40,6 +40,8 @@ class MonitorAlert(models.Model):
     last_seen_at = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)
     occurrences = models.IntegerField(default=1)
+    # The severity people were last told of: telling again only when it rises.
+    notified_severity = models.CharField(max_length=8, blank=True)
 
     class Meta:
         db_table = "monitor_alerts"
