@@ -51,3 +51,14 @@ def test_each_role_lands_on_its_page(client, username, landing):
 def test_anonymous_visitors_are_sent_to_the_login_page(client):
     response = client.get("/")
     assert response.status_code == 302 and response.url.startswith("/accounts/login/")
+
+
+def test_refusals_are_pages_of_the_console_that_say_why(client):
+    call_command("seed_demo")
+    client.force_login(Profile.objects.get(user__username="operator_a").user)
+    refused = client.get("/overview/")
+    assert refused.status_code == 403
+    assert "this page is not open to your role" in refused.content.decode()
+    missing = client.get("/devices/REF-NOWHERE/")
+    assert missing.status_code == 404
+    assert "outside the regions and sites you look after" in missing.content.decode()
