@@ -57,10 +57,12 @@
     function connect() {
       const scheme = location.protocol === "https:" ? "wss://" : "ws://";
       socket = new WebSocket(`${scheme}${location.host}/ws/alerts/`);
-      socket.addEventListener("open", () => {
+      const opened = socket;
+      opened.addEventListener("open", async () => {
         retryMs = 1000;
-        setState("connected");
-        catchUp();
+        // Live means caught up: what was missed while away is in before "connected".
+        await catchUp();
+        if (opened.readyState === WebSocket.OPEN) setState("connected");
       });
       socket.addEventListener("message", (message) => {
         let payload;
