@@ -79,6 +79,12 @@ def sensor_figures(history: SensorHistory, marks: dict[str, datetime] | None = N
             plot_bgcolor="#fff",
         )
         figure = go.Figure(traces, layout)
+        if not history.times:
+            figure.add_annotation(
+                text="No readings in this range", showarrow=False, xref="paper", yref="paper"
+            )
+            figure.update_xaxes(visible=False)
+            figure.update_yaxes(visible=False)
         for label, moment in (marks or {}).items():
             figure.add_vline(x=moment, line={"color": "#b42318", "dash": "dash"})
             figure.add_annotation(

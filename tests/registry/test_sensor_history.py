@@ -81,3 +81,12 @@ def test_the_history_api_is_scoped_and_validated(client, django_user_model, now)
         {"start": now.isoformat(), "end": (now - timedelta(hours=1)).isoformat()},
     )
     assert backwards.status_code == 400 and "end" in backwards.json()
+
+
+def test_a_range_without_readings_says_so_instead_of_drawing_empty_axes(now):
+    from fleetmon.readings.charts import sensor_figures
+
+    device = register_devices(1)[0]
+    history = sensor_history(device_id=device.device_id, start=now - timedelta(hours=1), end=now)
+    figure = sensor_figures(history)[0]["figure"]
+    assert [a["text"] for a in figure["layout"]["annotations"]] == ["No readings in this range"]
