@@ -103,13 +103,23 @@ def alert_route(*, alert_id, now: datetime | None = None) -> list[int]:
     """Create the Notification rows the alert calls for now; return the ids of new rows.
 
     Idempotent: a (alert, channel, recipient) already recorded is left alone, so routing
-    again after an escalation reaches only the recipients it adds.
+    again after an escalation reaches only the recipients it adds. Within a storm, a
+    recipient already told of one of its alerts is not told again.
     """
     now = now or timezone.now()
     alert = DeviceAlert.objects.filter(pk=alert_id).first()
     if alert is None:
         return []
     deliveries = route(facts_of(alert), people_for(alert), team_webhook=team_webhook())
+    if alert.storm_id:
+        # A storm is one incident (runbook streaming-alert-storm): whoever has heard of one
+        # of its alerts is not told of each of the hundreds that follow.
+        told = set(
+            Notification.objects.filter(alert__storm_id=alert.storm_id)
+            .exclude(alert=alert)
+            .values_list("channel", "recipient")
+        )
+        deliveries = [d for d in deliveries if (d.channel, d.recipient) not in told]
     created_ids = []
     with transaction.atomic():
         for delivery in deliveries:
