@@ -182,9 +182,7 @@ class MlSummarySerializer(serializers.Serializer):
     contamination = ContaminationSerializer(many=True)
     top_flagged = FlaggedDeviceSerializer(many=True, help_text="last 24 h")
     champion_challenger = ChallengerSerializer(many=True)
-    retraining_triggers = TriggerSerializer(
-        many=True, allow_null=True, help_text="null until the retraining loop's table exists"
-    )
+    retraining_triggers = TriggerSerializer(many=True, help_text="newest first")
     registry_events = RegistryEventSerializer(many=True)
     open_monitors = MonitorAlertSerializer(many=True, help_text="model-layer monitors")
 

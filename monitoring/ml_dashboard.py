@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from django.db import DatabaseError, connection, transaction
+from django.db import connection
 from django.db.models import Count, Max, Q, Sum
 
 from alerts.models import SEVERITY_RANK, AlertStatus, DeviceAlert, Severity
@@ -282,32 +282,23 @@ def _shared_histograms(candidate, champion) -> dict | None:
     }
 
 
-def retraining_triggers(*, limit: int = 20) -> list[dict] | None:
-    """The retraining trigger history (monitoring.models.loop), newest first; None when the
-    loop's table is not there (not migrated yet)."""
-    try:
-        from monitoring.models import RetrainingTrigger
-    except ImportError:
-        return None
-    try:
-        with transaction.atomic():  # a missing table must not poison the page's transaction
-            rows = list(
-                RetrainingTrigger.objects.order_by("-fired_at").values(
-                    "pk",
-                    "trigger_kind",
-                    "model_kind",
-                    "fired_at",
-                    "summary",
-                    "automated",
-                    "requested_by",
-                    "action",
-                    "status",
-                    "candidate_id",
-                    "outcome_reasons",
-                )[:limit]
-            )
-    except DatabaseError:
-        return None
+def retraining_triggers(*, limit: int = 20) -> list[dict]:
+    """The retraining trigger history (monitoring/retraining), newest first."""
+    from monitoring.models import RetrainingTrigger
+
+    rows = RetrainingTrigger.objects.order_by("-fired_at").values(
+        "pk",
+        "trigger_kind",
+        "model_kind",
+        "fired_at",
+        "summary",
+        "automated",
+        "requested_by",
+        "action",
+        "status",
+        "candidate_id",
+        "outcome_reasons",
+    )[:limit]
     return [{**r, "id": r.pop("pk"), "candidate": r.pop("candidate_id")} for r in rows]
 
 
