@@ -16,9 +16,9 @@ from alerts.models import AlertEvent, Notification
 from alerts.notifications.services import alert_route
 from alerts.notifications.tasks import MAX_TRIES, backoff_seconds, deliver_notification_task
 from alerts.streaming import alerts_from_firings
-from scoring.streaming.rules import Firing
 from tests.alerts.notification_fixtures import *  # noqa: F403 - the cast and stand-ins
 from tests.alerts.notification_fixtures import make_alert
+from tests.alerts.test_websocket import overload
 from tests.conftest import _free_port
 
 
@@ -280,20 +280,6 @@ def test_a_severity_raised_by_scoring_reaches_on_call(
 
 
 # ---------------------------------------------------------------- the real worker
-
-
-def overload(device_id, at) -> Firing:
-    return Firing(
-        rule="compressor_overload",
-        severity="CRITICAL",
-        device_id=device_id,
-        at=at,
-        sensor="current_compressor",
-        value=47.0,
-        threshold=40.0,
-        evidence=((at, 47.0),),
-        message="Compressor current 47.0 A above 40 A",
-    )
 
 
 @pytest.mark.live

@@ -1,47 +1,21 @@
 """Drift monitors on top of the drift job: feature drift per scope, and the D8 meta-check
 ("pipeline or baseline suspect") firing instead of feature drift."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pytest
 
-from fleetmon.registry.models import Cohort, Device, Site
 from monitoring.data_quality import drift_monitors_evaluate
 from monitoring.models import DriftCheck, FeatureDriftMetric, MonitorAlert
 from monitoring.services.drift import drift_compute
-from tests.monitoring.test_drift_service import COLD, HOT, PER_COHORT, W1, W2, W3, write_history
+from tests.monitoring import test_drift_service
+from tests.monitoring.test_drift_service import COLD, HOT, W1, W2, W3, write_history
 
 pytestmark = [pytest.mark.django_db]
 
 FLEET = "fleet · 60 min"
-
-
-@pytest.fixture
-def fleet(db):
-    """Two cohorts of PER_COHORT devices, as write_history expects them."""
-    site = Site.objects.create(
-        site_id="SITE-US-PHX-0001", site_name="Phoenix 1", region="US-W", climate_zone="hot-dry"
-    )
-    devices = {}
-    for cohort_id in (HOT, COLD):
-        model, zone = cohort_id.split("/")
-        cohort = Cohort.objects.create(
-            cohort_id=cohort_id, equipment_model=model, climate_zone=zone
-        )
-        devices[cohort_id] = [
-            Device.objects.create(
-                device_id=f"REF-US-W-{model[:2]}{i:04d}",
-                site=site,
-                cohort=cohort,
-                region="US-W",
-                equipment_model=model,
-                install_date=date(2022, 1, 1),
-                firmware_version="4.2.0",
-            ).device_id
-            for i in range(PER_COHORT)
-        ]
-    return devices
+fleet = test_drift_service.fleet  # the same two cohorts the drift job tests use
 
 
 def alerts(monitor, status="open"):
