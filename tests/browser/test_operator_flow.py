@@ -114,7 +114,13 @@ def test_console_pages_fit_the_screen_without_sideways_scrolling(sign_in, asgi_s
     alert = make_alert(device, severity="CRITICAL", rule="compressor_overload")
     page = sign_in("operator_a")
     page.set_viewport_size({"width": width, "height": 1000})
-    for url in ("/alerts/", f"/alerts/{alert.pk}/", f"/devices/{device.pk}/", "/sites/"):
+    pages = {
+        "queue": "/alerts/",
+        "alert-page": f"/alerts/{alert.pk}/",
+        "device-page": f"/devices/{device.pk}/",
+        "sites": "/sites/",
+    }
+    for name, url in pages.items():
         page.goto(f"{asgi_server}{url}")
         page.wait_for_load_state("networkidle")
         overflow = page.evaluate(
@@ -122,4 +128,4 @@ def test_console_pages_fit_the_screen_without_sideways_scrolling(sign_in, asgi_s
         )
         assert overflow <= 0, f"{url} is {overflow}px wider than a {width}px screen"
         if width == 820:
-            screenshot(page, f"tablet{url.rstrip('/').replace('/', '-') or '-home'}")
+            screenshot(page, f"tablet-{name}")
