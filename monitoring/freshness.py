@@ -296,11 +296,27 @@ def freshness_check(*, now: datetime) -> dict[str, int]:
     for monitor, per_subject in results.items():
         outcome = settle(monitor, per_subject, now=now)
         totals = {k: totals[k] + outcome[k] for k in totals}
+    _pause_scoring_while_features_are_stale(results["dataset_stale"])
     cutoff = now - timedelta(days=knob("FLEETMON_FRESHNESS_RETENTION_DAYS"))
     FreshnessCheck.objects.filter(checked_at__lt=cutoff).delete()
     late = sum(1 for f in results["dataset_stale"].values() if f is not None)
     logger.info("freshness: %d of %d datasets late; %s", late, len(readings), totals)
     return {"written": len(readings), "late": late, **totals}
+
+
+def _pause_scoring_while_features_are_stale(findings: dict[str, Finding | None]) -> None:
+    """§3.7: a CRITICAL feature store pauses batch scoring until it is fresh again."""
+    from scoring.pause import scoring_pause, scoring_resume
+
+    stale = sorted(
+        name
+        for name, finding in findings.items()
+        if finding is not None and finding.severity == "CRITICAL" and BY_NAME[name].feature_store
+    )
+    if stale:
+        scoring_pause(f"feature store stale: {', '.join(stale)}")
+    elif scoring_resume():
+        logger.info("feature store fresh again: scheduled scoring resumed")
 
 
 def worst(severities: list[str]) -> str | None:

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from scoring.pause import scoring_paused
 from scoring.services.features import (
     RECOMPUTE,
     features_compute,
@@ -51,8 +52,13 @@ def scheduled_scoring_task(trigger: str, now: str | None = None) -> list[int]:
     Only the 15-minute windows the models score are computed here, late data included;
     the 60-minute windows are refresh_features_task's. The daily trigger also scores
     yesterday's 1440-minute window with the daily models, which catch slow drifts.
-    `now` (ISO 8601) replays a schedule at another time.
+    `now` (ISO 8601) replays a schedule at another time. Nothing runs while scoring is
+    paused (scoring/pause.py: the feature store is stale).
     """
+    paused = scoring_paused()
+    if paused:
+        logger.warning("scheduled %s scoring paused: %s", trigger, paused)
+        return []
     now = datetime.fromisoformat(now) if now else timezone.now()
     end = window_floor(now, 15)
     features_compute(minutes=15, start=end - RECOMPUTE[15], end=end)

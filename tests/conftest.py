@@ -38,6 +38,15 @@ def message(device_id: str, when: datetime, **overrides) -> dict:
     }
 
 
+@pytest.fixture(autouse=True)
+def scoring_not_paused():
+    """The scoring pause lives in Redis (scoring/pause.py), outside the test database's
+    rollback: a freshness check in one test must not pause scoring in the next."""
+    from scoring.pause import scoring_resume
+
+    scoring_resume()
+
+
 @pytest.fixture
 def now() -> datetime:
     return datetime.now(UTC).replace(second=0, microsecond=0)

@@ -263,3 +263,21 @@ def test_devices_in_dropout_are_counted_from_the_registry(settings, dropped, sev
     assert (alert.severity if alert else None) == severity
     if alert:
         assert (alert.layer, alert.runbook) == ("data", "fleet-dropout")
+
+
+@pytest.mark.django_db
+@pytest.mark.storage
+def test_a_stale_feature_store_pauses_scheduled_scoring_until_it_is_fresh():
+    from scoring.pause import scoring_paused
+
+    freshness_check(now=NOW)
+    assert scoring_paused() == (
+        "feature store stale: device_features_1440, device_features_15, device_features_60"
+    )
+    feature_window(15, NOW - 15 * MIN)
+    freshness_check(now=NOW + MIN)
+    assert "device_features_15" not in scoring_paused()  # the others still hold it
+    feature_window(60, NOW - 60 * MIN)
+    feature_window(1440, NOW.replace(hour=0, minute=0))
+    freshness_check(now=NOW + 2 * MIN)
+    assert scoring_paused() is None
