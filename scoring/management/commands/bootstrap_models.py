@@ -3,6 +3,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from scoring.features import WINDOW_MINUTES
 from scoring.models import ModelRole, ModelVersion
 from scoring.services.features import features_compute
 from scoring.services.registry import RegistryError, model_set_role
@@ -25,7 +26,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, days, **options):
         now = timezone.now()
-        for minutes in (15, 1440):
+        # Every window size, so the freshness monitors find each feature dataset filled.
+        for minutes in WINDOW_MINUTES:
             rows = features_compute(minutes=minutes, start=now - timedelta(days=days), end=now)
             self.stdout.write(f"features: {rows} windows of {minutes} min")
         try:
