@@ -1,14 +1,13 @@
-"""A device's score history per model around an alert: the rows and a plotly figure."""
+"""A device's score history per model around an alert: every scored window, with its flag
+and threshold. The chart is the device page's (fleetmon.registry.charts.score_figure)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-import plotly.graph_objects as go
 from django.db import connection
 
-# Colour-blind-safe (Okabe-Ito), as the sensor charts.
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+from fleetmon.registry.summaries import ScoreHistory
 
 
 def device_score_history(*, device_id: str, start: datetime, end: datetime) -> list[dict]:
@@ -43,50 +42,12 @@ def device_score_history(*, device_id: str, start: datetime, end: datetime) -> l
     return list(models.values())
 
 
-def score_figure(models: list[dict], mark: datetime | None = None) -> dict:
-    """One line per model (0-1 score); its threshold dotted in the same colour; the alert's
-    first detection as a dashed vertical line."""
-    traces = []
-    for i, model in enumerate(models):
-        colour = PALETTE[i % len(PALETTE)]
-        times = [p["window_end"] for p in model["points"]]
-        dash = "solid" if model["role"] == "production" else "dash"
-        traces.append(
-            go.Scatter(
-                x=times,
-                y=[p["anomaly_score"] for p in model["points"]],
-                name=f"{model['model_id']} ({model['role']})",
-                mode="lines+markers",
-                line={"color": colour, "width": 1.5, "dash": dash},
-                marker={"size": 4},
-                hovertemplate="%{y:.3f}<extra>" + model["model_id"] + "</extra>",
-            )
-        )
-        traces.append(
-            go.Scatter(
-                x=times,
-                y=[p["threshold"] for p in model["points"]],
-                name=f"{model['model_id']} threshold",
-                mode="lines",
-                line={"color": colour, "width": 1, "dash": "dot"},
-                hoverinfo="skip",
-                showlegend=False,
-            )
-        )
-    layout = go.Layout(
-        title={"text": "Anomaly score per model (dotted: its threshold)", "x": 0},
-        height=300,
-        margin={"l": 50, "r": 20, "t": 40, "b": 40},
-        yaxis={"range": [0, 1.05], "title": "score"},
-        legend={"orientation": "h", "y": -0.2},
-        hovermode="x unified",
-        paper_bgcolor="#fff",
-        plot_bgcolor="#fff",
+def score_series(models: list[dict]) -> ScoreHistory:
+    """The rows of device_score_history as the device page's chart input, unbucketed."""
+    return ScoreHistory(
+        bucket_minutes=None,
+        series={
+            (m["model_id"], m["role"]): [(p["window_end"], p["anomaly_score"]) for p in m["points"]]
+            for m in models
+        },
     )
-    figure = go.Figure(traces, layout)
-    if mark is not None:
-        figure.add_vline(x=mark, line={"color": "#b42318", "dash": "dash"})
-        figure.add_annotation(
-            x=mark, y=1, yref="paper", text="alert", showarrow=False, yanchor="bottom"
-        )
-    return figure.to_plotly_json()

@@ -19,12 +19,13 @@ from alerts.models import (
     MaintenanceEvent,
 )
 from alerts.runbook_map import runbook_for
-from alerts.score_chart import device_score_history, score_figure
+from alerts.score_chart import device_score_history, score_series
 from alerts.text import feature_words
 from alerts.workflow import ALLOWED_FROM, LEVELS
 from fleetmon.accounts.models import Profile
 from fleetmon.accounts.permissions import CanTriageOrReadOnly
 from fleetmon.accounts.scopes import scoped_alerts
+from fleetmon.registry.charts import score_figure
 from fleetmon.registry.models import Device
 
 RELATED_SITE_WINDOW = timedelta(hours=2)
@@ -336,6 +337,8 @@ class AlertScoresView(APIView):
             "start": start,
             "end": end,
             "models": models,
-            "figure": score_figure(models, mark=alert.first_detected_at),
+            "figure": score_figure(
+                score_series(models), start=start, end=end, mark=alert.first_detected_at
+            ),
         }
         return Response(AlertScoresSerializer(body).data)

@@ -41,8 +41,11 @@ def _layout(title: str, **extra) -> go.Layout:
     )
 
 
-def score_figure(history: ScoreHistory, *, start: datetime, end: datetime) -> dict:
-    """One line per model (and deployment role) over [start, end], severity bands marked."""
+def score_figure(
+    history: ScoreHistory, *, start: datetime, end: datetime, mark: datetime | None = None
+) -> dict:
+    """One line per model (and deployment role) over [start, end], severity bands marked;
+    `mark` draws the moment an alert was first detected."""
     traces = []
     for i, ((model_id, role), points) in enumerate(sorted(history.series.items())):
         name = model_id if role == "production" else f"{model_id} ({role})"
@@ -63,7 +66,8 @@ def score_figure(history: ScoreHistory, *, start: datetime, end: datetime) -> di
     figure = go.Figure(
         traces,
         _layout(
-            f"Anomaly score per model · highest per {history.bucket_minutes} min",
+            "Anomaly score per model"
+            + (f" · highest per {history.bucket_minutes} min" if history.bucket_minutes else ""),
             yaxis={"range": [0, 1.02], "title": "score"},
             # The whole range even where nothing was scored, aligned with the sensor charts.
             xaxis={"type": "date", "range": [start.isoformat(), end.isoformat()]},
@@ -76,6 +80,11 @@ def score_figure(history: ScoreHistory, *, start: datetime, end: datetime) -> di
             line={"color": SEVERITY_COLOURS[severity], "dash": "dot", "width": 1},
             annotation_text=f"{severity} > {cut:g}",
             annotation_position="top left",
+        )
+    if mark is not None:
+        figure.add_vline(x=mark, line={"color": SEVERITY_COLOURS["CRITICAL"], "dash": "dash"})
+        figure.add_annotation(
+            x=mark, y=1, yref="paper", text="alert", showarrow=False, yanchor="bottom"
         )
     if not traces:
         figure.add_annotation(

@@ -81,7 +81,7 @@ def latest_scores(device: Device) -> list[dict]:
 
 @dataclass(frozen=True)
 class ScoreHistory:
-    bucket_minutes: int
+    bucket_minutes: int | None  # None: every scored window, not bucketed
     # (model_id, deployment_role) -> [(bucket start, highest score in the bucket)]
     series: dict[tuple[str, str], list[tuple[datetime, float]]]
 
