@@ -84,6 +84,9 @@ class DeviceAlert(models.Model):
     storm = models.ForeignKey(
         "StormIncident", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
     )
+    # Firings of the same fault merged into this alert while it is active (issue 11 item 5):
+    # each repeat is a suppressed row (D6) and an event here, never a second visible alert.
+    occurrences = models.PositiveIntegerField(default=1)
 
     class Meta:
         db_table = "device_alerts"
@@ -223,6 +226,41 @@ class StormIncident(models.Model):
     def __str__(self) -> str:
         where = self.site_id or "fleet"
         return f"storm at {where}: {self.alert_count} CRITICAL alerts from {self.started_at:%H:%M}"
+
+
+class SiteOfflineIncident(models.Model):
+    """Every device of a site silent together (a power loss, a cut line): one incident for
+    the site, seen by operators as its one HIGH alert (`alert`), closed when they report."""
+
+    site = models.ForeignKey(
+        "registry.Site", on_delete=models.PROTECT, related_name="offline_incidents"
+    )
+    region = models.CharField(max_length=8)
+    silent_since = models.DateTimeField()  # the site's last reading before the silence
+    opened_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    device_ids = ArrayField(models.CharField(max_length=32))
+    alert = models.OneToOneField(
+        DeviceAlert,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="site_offline_incident",
+    )
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            # One open incident per site: a rerun of the check never opens a second one.
+            models.UniqueConstraint(
+                fields=["site"],
+                condition=models.Q(closed_at__isnull=True),
+                name="site_offline_open",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site_id} offline since {self.silent_since:%Y-%m-%d %H:%M}"
 
 
 class MaintenanceEvent(models.Model):

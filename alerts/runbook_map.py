@@ -22,6 +22,8 @@ RULE_RUNBOOKS = {
     "defrost_too_long": "defrost-too-long",
     "defrost_overdue": "defrost-overdue",
     "door_open_too_long": "door-open-too-long",
+    "sensor_spike": "sensor-spike",
+    "site_offline": "site-offline",
 }
 # scoring.detectors.registry.DETECTORS kinds -> runbook slugs.
 MODEL_KIND_RUNBOOKS = {

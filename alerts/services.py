@@ -24,7 +24,9 @@ from alerts.severity import SLA, Cutoffs, batch_severity
 from alerts.text import alert_description, alert_title
 from fleetmon.registry.models import Device
 from fleetmon.registry.services import devices_set_open_severity, devices_set_scores
-from scoring.models import ScoringRun
+from scoring.detectors.registry import DETECTORS
+from scoring.detectors.signatures import Signature, signature_of
+from scoring.models import ModelVersion, ScoringRun
 from scoring.selectors import (
     devices_in_defrost_mode,
     previous_scores,
@@ -39,7 +41,7 @@ logger = logging.getLogger(__name__)
 DEDUP_WINDOW = timedelta(hours=4)  # D6
 RECHECK_FOR = timedelta(hours=24)  # D5
 TRANSIENT_BELOW = 0.6  # D5: the next batch score under this resolves the alert
-DAILY_MINUTES = 1440  # runs over daily windows catch slow drifts (see alerts_from_run)
+DAILY_MINUTES = 1440  # runs over trailing days catch slow faults (see alerts_from_run)
 CONFIRMED_ABOVE = 0.85  # D5: the next batch score over this sustains a streaming alert
 TREND_PER_HOUR = 0.01  # D14
 
@@ -61,7 +63,16 @@ class Candidate:
     @property
     def dedup_key(self) -> str:
         first = self.contributors[0] if self.contributors else ""
+        if self.kind in DETECTORS and not DETECTORS[self.kind].dedup_by_contributor:
+            first = "trend"  # one developing fault, whichever quantity leads this hour
         return f"{self.device_id}|{self.kind}|{first}"
+
+    @property
+    def signature(self) -> Signature | None:
+        """The slow fault the signed contributors point to, if any (physics §3)."""
+        if self.kind not in DETECTORS or not DETECTORS[self.kind].signed_contributors:
+            return None
+        return signature_of(self.contributors, self.contributor_scores)
 
 
 def cutoffs_for(cohort_id: str) -> Cutoffs:
@@ -80,10 +91,11 @@ def alerts_from_run(*, run_id: int, now: datetime | None = None) -> dict[str, in
        rules: their flags raise FLEETMON_FALLBACK_SEVERITY alerts, so alerting never stops.
     3. Candidates are deduplicated against active alerts (D6) and escalate or sustain them
        (D5); reruns of the same run raise nothing twice.
-    4. Active alerts of scored devices are reconciled with the new score (D5).
+    4. Active alerts of scored devices, of the run's window length, are reconciled with the
+       new score (D5).
     Devices defrosting or within the post-defrost delay (D10) are left out of 1, 4 and 5.
     5. Devices get their latest score, 24 h trend and health (D14).
-    Daily runs (slow drifts) do 1-3 only, without the alarm delay and D10.
+    Runs over trailing days (slow faults, scored hourly) skip D10 and 5.
     """
     now = now or timezone.now()
     run = ScoringRun.objects.get(pk=run_id)
@@ -112,11 +124,9 @@ def alerts_from_run(*, run_id: int, now: datetime | None = None) -> dict[str, in
     candidates = _model_candidates(models, run, cohorts)
     candidates += _fallback_candidates(fallback, set(best) | defrosting)
     created, suppressed = _raise(candidates, run.window_end, now)
-    resolved, reconciled = 0, set()
-    # A device's latest score and the transient checks follow the hourly runs; a daily
-    # score is a slower, separate view that only raises alerts.
+    resolved, reconciled = _reconcile(best, run.window_end, now, run.window_minutes)
+    # A device's latest score follows the 15-minute runs; a trailing day is a slower view.
     if not daily:
-        resolved, reconciled = _reconcile(best, run.window_end, now)
         _prehydrate(best, run.window_end)
     refresh_open_severity({c.device_id for c in candidates} | reconciled)
     run_mark_alerted(run_id=run_id, alerts_created=created)
@@ -136,8 +146,8 @@ def _model_candidates(flagged: pd.DataFrame, run: ScoringRun, cohorts: dict) -> 
     previous = previous_scores(
         device_ids=list(flagged["device_id"].unique()),
         before=run.window_end,
-        # Hourly runs score every fourth 15-minute window; daily runs every daily one.
-        within=max(timedelta(hours=2), timedelta(minutes=2 * run.window_minutes)),
+        # Hourly runs score every fourth 15-minute window and every hour's trailing day.
+        within=timedelta(hours=2),
         minutes=run.window_minutes,
     )
     candidates = []
@@ -151,10 +161,10 @@ def _model_candidates(flagged: pd.DataFrame, run: ScoringRun, cohorts: dict) -> 
             cutoffs=cutoffs_for(cohorts.get(device_id, "")),
         )
         # Alarm delay (domain §14): one model's non-critical flag must repeat in the next
-        # scored window before it alerts; agreement or a critical score alerts at once.
-        # A daily window already integrates a day, and waiting for the next would cost one.
+        # scored window (an hour later) before it alerts; agreement or a critical score
+        # alerts at once.
         lone = group["model_id"].nunique() == 1 and severity != "CRITICAL"
-        delayed = lone and run.window_minutes < DAILY_MINUTES and not previous_flagged
+        delayed = lone and not previous_flagged
         if delayed and settings.FLEETMON_ALERT_CONFIRM_WINDOWS > 1:
             continue
         candidates.append(
@@ -256,7 +266,10 @@ def _new_alert(candidate: Candidate, device: Device, window_end: datetime, now) 
         severity=candidate.severity,
         source=candidate.source,
         title=alert_title(
-            device_id=device.device_id, contributors=candidate.contributors, source=candidate.source
+            device_id=device.device_id,
+            contributors=candidate.contributors,
+            source=candidate.source,
+            signature=candidate.signature,
         ),
         description=alert_description(
             severity=candidate.severity,
@@ -264,6 +277,7 @@ def _new_alert(candidate: Candidate, device: Device, window_end: datetime, now) 
             contributors=candidate.contributors,
             contributor_scores=candidate.contributor_scores,
             trend=device.anomaly_trend,
+            signature=candidate.signature,
         ),
         model_id=candidate.model_id,
         models_flagging=sorted(candidate.scores),
@@ -306,16 +320,26 @@ def _event(alert: DeviceAlert, kind: str, at: datetime, note: str, details=None)
     )
 
 
-def _reconcile(best: dict[str, float], window_end: datetime, now: datetime) -> tuple[int, set[str]]:
+def _reconcile(
+    best: dict[str, float], window_end: datetime, now: datetime, minutes: int
+) -> tuple[int, set[str]]:
     """D5: resolve transient alerts, confirm streaming ones, with the device's new score.
 
+    A score speaks for alerts of its own window length only: a quiet 15-minute window says
+    nothing about a slow fault that a trailing day shows. Streaming and fallback alerts are
+    reconciled by the sub-day runs.
     Returns the number resolved and the devices whose alerts changed.
     """
     if not best:
         return 0, set()
+    same_window = ModelVersion.objects.filter(window_minutes=minutes).values("model_id")
+    mine = Q(source=DeviceAlert.Source.BATCH, model_id__in=same_window)
+    if minutes < DAILY_MINUTES:
+        mine |= Q(source__in=(DeviceAlert.Source.STREAMING, DeviceAlert.Source.FALLBACK))
     resolved, touched = 0, set()
     with transaction.atomic():
         alerts = DeviceAlert.objects.select_for_update().filter(
+            mine,
             Q(window_end__lt=window_end)
             | Q(window_end__isnull=True, first_detected_at__lt=window_end),
             device_id__in=list(best),

@@ -20,8 +20,12 @@ def storm_check(*, alert: DeviceAlert) -> StormIncident | None:
         return None
     window = timedelta(minutes=settings.FLEETMON_STORM_WINDOW_MINUTES)
     since = alert.first_detected_at - window
+    # Visible alerts only: a repeat of an active alert is the same fault, not one more.
     recent = DeviceAlert.objects.filter(
-        source=DeviceAlert.Source.STREAMING, severity="CRITICAL", first_detected_at__gte=since
+        source=DeviceAlert.Source.STREAMING,
+        severity="CRITICAL",
+        suppressed=False,
+        first_detected_at__gte=since,
     )
     if recent.count() > settings.FLEETMON_STORM_FLEET_THRESHOLD:
         return _join(recent, StormIncident.Scope.FLEET, None, alert.first_detected_at, window)

@@ -6,6 +6,11 @@ committed. A worker that dies leaves its messages pending; another claims them a
 `claim_idle_ms` and processes them again. Alerts are keyed by rule and reading time, so
 processing a message twice raises nothing twice. Per-device state is rebuilt from the
 database the first time a worker sees a device, from the readings before the one at hand.
+
+One fault on one device is one visible alert while that alert is active: a later firing of
+the same rule (a repeat, or a rise in severity) is stored suppressed and linked to it (D6),
+and grows the active alert (`last_seen_at`, `occurrences`, one event per repeat). The worker
+also records each device's last reading time for the site-offline check (alerts.site_offline).
 """
 
 from __future__ import annotations
@@ -21,21 +26,21 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from alerts.models import ACTIVE_STATUSES, AlertEvent, AlertType, DeviceAlert
+from alerts.models import ACTIVE_STATUSES, SEVERITY_RANK, AlertEvent, AlertType, DeviceAlert
 from alerts.severity import SLA
+from alerts.site_offline import last_seen_record
 from alerts.storms import storm_check
 from alerts.thresholds import effective_thresholds, thresholds_version
 from fleetmon.registry.models import Device
 from fleetmon.streams import GROUP, client, stream_key
 from quality.selectors import device_history
-from scoring.streaming.rules import RULES, Firing, Thresholds, evaluate
-from scoring.streaming.state import DeviceState, Reading
+from scoring.streaming import RULES, DeviceState, Firing, Reading, Thresholds, evaluate
 
 logger = logging.getLogger(__name__)
 
-DEDUP_WINDOW = timedelta(hours=4)  # D6
 RECHECK_FOR = timedelta(hours=24)  # D5: the next batch run reconciles it
-HISTORY = timedelta(hours=24)  # the vibration rule's moving average needs a day
+# A device's baselines, rests and defrost interval are learned over a day of its readings.
+HISTORY = timedelta(hours=24)
 
 
 class StreamingWorker:
@@ -104,7 +109,10 @@ class StreamingWorker:
         readings = [_reading(r) for r in orjson.loads(fields[b"readings"])]
         firings = self.evaluate(readings)
         alerts_from_firings(firings)
-        self.redis.xack(key, GROUP, message_id)
+        with self.redis.pipeline(transaction=False) as pipe:
+            last_seen_record(readings=readings, pipe=pipe)
+            pipe.xack(key, GROUP, message_id)
+            pipe.execute()
         return 1
 
     def evaluate(self, readings: list[Reading]) -> list[Firing]:
@@ -179,26 +187,75 @@ def alerts_from_firings(firings: list[Firing], *, now: datetime | None = None) -
 
 
 def _store(firing: Firing, device: Device, now: datetime) -> int:
+    """Store one firing: a new alert, or a repeat merged into the active one (D6)."""
     key = f"{firing.device_id}|{firing.rule}|{firing.sensor}"
     active = (
         DeviceAlert.objects.select_for_update()
-        .filter(
-            dedup_key=key,
-            suppressed=False,
-            status__in=ACTIVE_STATUSES,
-            last_seen_at__gte=firing.at - DEDUP_WINDOW,
-        )
+        .filter(dedup_key=key, suppressed=False, status__in=ACTIVE_STATUSES)
         .order_by("alert_created_at")
         .first()
     )
-    alert = DeviceAlert(
+    alert = _new_alert(firing, device, key, now)
+    details = {
+        "rule": firing.rule,
+        "severity": firing.severity,
+        "value": firing.value,
+        "threshold": firing.threshold,
+        "evidence": [[t.isoformat(), v] for t, v in firing.evidence],
+    }
+    if active is None:
+        alert.save(force_insert=True)
+        storm = storm_check(alert=alert)
+        if storm is not None:
+            alert.storm = storm
+        AlertEvent.objects.create(
+            alert=alert,
+            kind="created",
+            actor="streaming",
+            at=now,
+            note=firing.message,
+            details=details,
+        )
+        return 1
+    # TRICKY: the suppressed row goes in first. A re-processed message fails here on the
+    # unique (dedup_key, first_detected_at) and rolls back before the active alert grows.
+    alert.suppressed, alert.suppressed_by = True, active
+    alert.save(force_insert=True)
+    _repeat(active, firing, alert, details, now)
+    return 0
+
+
+def _repeat(active: DeviceAlert, firing: Firing, row: DeviceAlert, details: dict, now) -> None:
+    """Grow the active alert with a repeat; a higher severity escalates it (D5)."""
+    active.last_seen_at = max(active.last_seen_at, firing.at)
+    active.occurrences += 1
+    fields = ["last_seen_at", "occurrences"]
+    details = {**details, "occurrence": active.occurrences, "suppressed_alert": str(row.pk)}
+    if SEVERITY_RANK[firing.severity] > SEVERITY_RANK[active.severity]:
+        previous = active.severity
+        active.severity = firing.severity
+        active.alert_type = AlertType.ESCALATED
+        active.sla_deadline = min(active.sla_deadline, now + SLA[firing.severity])
+        fields += ["severity", "alert_type", "sla_deadline"]
+        kind, note = "escalated", f"{previous} -> {firing.severity}: {firing.message}"
+        details.update({"from": previous, "to": firing.severity})
+    else:
+        kind, note = "repeated", firing.message
+    active.save(update_fields=fields)
+    AlertEvent.objects.create(
+        alert=active, kind=kind, actor="streaming", at=now, note=note, details=details
+    )
+
+
+def _new_alert(firing: Firing, device: Device, key: str, now: datetime) -> DeviceAlert:
+    return DeviceAlert(
         device=device,
         site_id=device.site_id,
         region=device.region,
         alert_type=AlertType.DETECTED,
         severity=firing.severity,
         source=DeviceAlert.Source.STREAMING,
-        title=f"{RULES[firing.rule][2]} on device {device.device_id}",
+        title=f"{RULES[firing.rule].description} on device {device.device_id}"[:200],
         description=_describe(firing),
         model_id=firing.rule,
         models_flagging=[firing.rule],
@@ -212,27 +269,6 @@ def _store(firing: Firing, device: Device, now: datetime) -> int:
         sla_deadline=now + SLA[firing.severity],
         recheck_until=now + RECHECK_FOR,
     )
-    if active is not None:
-        alert.suppressed, alert.suppressed_by = True, active
-        active.last_seen_at = max(active.last_seen_at, firing.at)
-        active.save(update_fields=["last_seen_at"])
-    alert.save(force_insert=True)
-    storm = storm_check(alert=alert)
-    if storm is not None:
-        alert.storm = storm
-    AlertEvent.objects.create(
-        alert=alert,
-        kind="created",
-        actor="streaming",
-        at=now,
-        note=firing.message,
-        details={
-            "rule": firing.rule,
-            "threshold": firing.threshold,
-            "evidence": [[t.isoformat(), v] for t, v in firing.evidence],
-        },
-    )
-    return 0 if active is not None else 1
 
 
 def _describe(firing: Firing) -> str:

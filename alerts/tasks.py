@@ -15,3 +15,15 @@ def auto_escalate_task() -> dict[str, int]:
     from alerts.escalation import auto_escalate
 
     return auto_escalate()
+
+
+@shared_task(time_limit=60, soft_time_limit=50)
+def site_offline_check_task(now: str | None = None) -> dict[str, int]:
+    """Every minute: one incident per site gone silent, closed when it reports (issue 11)."""
+    from datetime import datetime
+
+    from django.utils import timezone
+
+    from alerts.site_offline import site_offline_check
+
+    return site_offline_check(now=datetime.fromisoformat(now) if now else timezone.now())

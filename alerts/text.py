@@ -1,6 +1,7 @@
 """Words for alerts: titles and descriptions that name the contributing sensors. Django-free."""
 
 from alerts.severity import SLA
+from scoring.detectors.signatures import Signature
 
 SENSOR_WORDS = {
     "temp_evaporator": "Evaporator temperature",
@@ -23,6 +24,9 @@ SENSOR_WORDS = {
     "temp_spread_discharge_suction": "Discharge-suction spread",
     "sensor_completeness": "Sensor completeness",
     "quality_flag_count": "Data quality",
+    "condenser_approach": "Condenser approach",
+    "duty_cycle": "Compressor run time",
+    "compressor_starts": "Compressor starts",
 }
 
 
@@ -34,7 +38,11 @@ def feature_words(feature: str) -> str:
     return feature.replace("_", " ").capitalize()
 
 
-def alert_title(*, device_id: str, contributors: list[str], source: str) -> str:
+def alert_title(
+    *, device_id: str, contributors: list[str], source: str, signature: Signature | None = None
+) -> str:
+    if signature is not None:
+        return f"Signs of {signature.words} on device {device_id}"
     what = feature_words(contributors[0]) if contributors else "Equipment"
     verb = "flagged by fallback rules" if source == "fallback" else "anomaly detected"
     return f"{what} {verb} on device {device_id}"
@@ -47,9 +55,15 @@ def alert_description(
     contributors: list[str],
     contributor_scores: list[float],
     trend: str | None,
+    signature: Signature | None = None,
 ) -> str:
     """Which sensors, which models, the trend, and how soon to act."""
     lines = []
+    if signature is not None:
+        moved = ", ".join(
+            f"{feature_words(q).lower()} {'up' if d > 0 else 'down'}" for q, d in signature.moves
+        )
+        lines.append(f"Consistent with {signature.words} ({moved}).")
     if contributors:
         named = ", ".join(
             f"{feature_words(c).lower()} ({c} {s:.1f})"

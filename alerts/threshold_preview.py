@@ -1,11 +1,12 @@
 """What a threshold value would have done: replay a device's stored readings through the
 streaming rules and count the alerts they would have raised.
 
-The replay runs the very code the streaming worker runs (`scoring.streaming.rules.evaluate`
-on a `DeviceState`) and counts firings the way `alerts.streaming` stores them: a firing
-within 4 h (D6) of the last one of the same rule and sensor is stored suppressed, extends
-that alert's `last_seen_at`, and is not a new alert. It assumes nobody closes an alert
-during the replay, which is what the worker sees when nobody is looking.
+The replay runs the very code the streaming worker runs (`scoring.streaming.evaluate` on a
+`DeviceState`) and counts firings the way `alerts.streaming` stores them: while an alert of
+the same rule and sensor is active, a firing is a repeat merged into it (stored suppressed,
+D6), not a new alert. It assumes nobody closes an alert during the replay, which is what
+the worker sees when nobody is looking; so the firings (how often the rule fired, each
+episode once thanks to persistence and the clear level) are the figure to tune on.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from alerts.streaming import DEDUP_WINDOW, HISTORY
+from alerts.streaming import HISTORY
 from quality.selectors import device_history
-from scoring.streaming.rules import RULES, Thresholds, evaluate
-from scoring.streaming.state import DeviceState, Reading
+from scoring.streaming import RULES, DeviceState, Reading, Thresholds, evaluate
 
 PREVIEW_SPAN = timedelta(days=7)
 
@@ -26,8 +26,9 @@ PREVIEW_SPAN = timedelta(days=7)
 @dataclass(frozen=True)
 class ReplayCount:
     alerts: int  # what would have become alerts (not suppressed)
-    firings: int  # every firing, suppressed ones included
+    firings: int  # every firing, repeats and escalations included
     by_rule: dict[str, int]  # alerts per rule
+    firings_by_rule: dict[str, int]
 
 
 def replay_alerts(
@@ -39,32 +40,29 @@ def replay_alerts(
 ) -> ReplayCount:
     """Count the alerts `thresholds` raise over `readings` (one device, any order).
 
-    Readings before `since` only warm the state up (the vibration average needs a day), as
+    Readings before `since` only warm the state up (baselines need hours of running), as
     the worker's rebuild from history does; `rules` limits the count to those rules.
     """
     ordered = sorted(readings, key=lambda r: r.timestamp)
     if not ordered:
-        return ReplayCount(0, 0, {})
+        return ReplayCount(0, 0, {}, {})
     wanted = set(rules) if rules is not None else set(RULES)
     state = DeviceState(device_id=ordered[0].device_id)
-    # dedup key -> last_seen_at of the alert that is active for it (D6).
-    active: dict[str, datetime] = {}
+    # Dedup keys with an active alert: one raised before the window still merges what follows.
+    active: set[str] = set()
     by_rule: Counter[str] = Counter()
-    firings = 0
+    fired: Counter[str] = Counter()
     for reading in ordered:
         for firing in evaluate(state, reading, thresholds):
             key = f"{firing.device_id}|{firing.rule}|{firing.sensor}"
-            last_seen = active.get(key)
-            suppressed = last_seen is not None and last_seen >= firing.at - DEDUP_WINDOW
-            # A suppressed firing keeps its alert alive; an alert raised before the window
-            # still suppresses what follows it, as it would have in the worker.
-            active[key] = max(last_seen, firing.at) if suppressed else firing.at
+            new = key not in active
+            active.add(key)
             if firing.rule not in wanted or (since is not None and firing.at < since):
                 continue
-            firings += 1
-            if not suppressed:
+            fired[firing.rule] += 1
+            if new:
                 by_rule[firing.rule] += 1
-    return ReplayCount(sum(by_rule.values()), firings, dict(by_rule))
+    return ReplayCount(sum(by_rule.values()), sum(fired.values()), dict(by_rule), dict(fired))
 
 
 def with_value(thresholds: Thresholds, parameter: str, value: float) -> Thresholds:

@@ -14,9 +14,14 @@ from datetime import datetime
 from django.db.models import Q
 
 from alerts.models import RuleThreshold, ThresholdHistory, ThresholdScope
-from alerts.thresholds import LIMITS, ThresholdError, effective_thresholds, threshold_set
+from alerts.thresholds import (
+    LIMITS,
+    effective_thresholds,
+    threshold_check,
+    threshold_set,
+)
 from fleetmon.registry.models import Cohort, Device
-from scoring.streaming.rules import Thresholds
+from scoring.streaming import Thresholds
 
 
 @dataclass(frozen=True)
@@ -26,32 +31,92 @@ class ParameterInfo:
     rules: tuple[str, ...]  # the streaming rules that read it
 
 
+OVERLOAD = ("compressor_overload",)
+VIBRATION = ("vibration_spike",)
+PRESSURE = ("pressure_loss_acute",)
+COOLING = ("cooling_loss_total",)
+STATEFUL = ("pressure_loss_acute", "cooling_loss_total")
+# In the order the editor lists them: device state first, then rule by rule.
 CATALOGUE: dict[str, ParameterInfo] = {
+    "min_run_minutes": ParameterInfo("Compressor running at least (a steady run)", "min", STATEFUL),
+    "post_defrost_minutes": ParameterInfo("Rules paused after a defrost", "min", STATEFUL),
+    "gap_minutes": ParameterInfo("Silence that counts as a restart", "min", STATEFUL),
+    "restart_minutes": ParameterInfo("Rules paused after a restart", "min", STATEFUL),
     "compressor_overload_amps": ParameterInfo(
-        "Compressor overload current", "A", ("compressor_overload",)
+        "Compressor overload current (backstop)", "A", OVERLOAD
     ),
+    "overload_factor": ParameterInfo("Overload at, times the running current", "×", OVERLOAD),
+    "overload_clear_factor": ParameterInfo(
+        "Overload clears below, times the running current", "×", OVERLOAD
+    ),
+    "overload_persist_k": ParameterInfo(
+        "Overload: readings beyond the limit (k)", "readings", OVERLOAD
+    ),
+    "overload_persist_n": ParameterInfo("Overload: out of the last (n)", "readings", OVERLOAD),
     "vibration_spike_factor": ParameterInfo(
-        "Vibration spike, times the 24 h average", "×", ("vibration_spike",)
+        "Vibration spike, times the running 24 h average", "×", VIBRATION
+    ),
+    "vibration_clear_factor": ParameterInfo(
+        "Vibration clears below, times the running average", "×", VIBRATION
     ),
     "vibration_min_history": ParameterInfo(
-        "Vibration readings needed before judging", "readings", ("vibration_spike",)
+        "Running vibration readings needed before judging", "readings", VIBRATION
     ),
+    "vibration_persist_k": ParameterInfo(
+        "Vibration: readings beyond the limit (k)", "readings", VIBRATION
+    ),
+    "vibration_persist_n": ParameterInfo("Vibration: out of the last (n)", "readings", VIBRATION),
     "pressure_drop_fraction": ParameterInfo(
-        "Low-side pressure drop (share of the peak)", "fraction", ("pressure_loss_acute",)
+        "Low-side loss: share below its running low side", "fraction", PRESSURE
     ),
-    "pressure_drop_window_min": ParameterInfo(
-        "Pressure drop window", "min", ("pressure_loss_acute",)
+    "pressure_clear_fraction": ParameterInfo(
+        "Low-side loss clears within this share of its running low side", "fraction", PRESSURE
     ),
-    "evap_rise_c_per_min": ParameterInfo("Evaporator rise rate", "°C/min", ("cooling_loss_total",)),
-    "evap_rise_minutes": ParameterInfo(
-        "Evaporator rise sustained for", "min", ("cooling_loss_total",)
+    "pressure_persist_k": ParameterInfo(
+        "Low side: readings beyond the limit (k)", "readings", PRESSURE
     ),
-    "post_defrost_minutes": ParameterInfo(
-        "Temperature rules paused after a defrost", "min", ("cooling_loss_total",)
+    "pressure_persist_n": ParameterInfo("Low side: out of the last (n)", "readings", PRESSURE),
+    "cooling_rise_k": ParameterInfo("Coil rise while the compressor runs", "K", COOLING),
+    "cooling_window_minutes": ParameterInfo("Coil rise measured over", "min", COOLING),
+    "cooling_margin_k": ParameterInfo("Coil above its warmest normal rest by", "K", COOLING),
+    "cooling_coil_rise_k": ParameterInfo(
+        "Coil above its running level, until its rests are known", "K", COOLING
     ),
-    "defrost_max_minutes": ParameterInfo("Longest normal defrost", "min", ("defrost_too_long",)),
+    "cooling_min_rise_k": ParameterInfo("Coil above its running level at least", "K", COOLING),
+    "cooling_rest_factor": ParameterInfo(
+        "Rest longer than its longest normal rest, times", "×", COOLING
+    ),
+    "cooling_rest_margin_minutes": ParameterInfo(
+        "Rest longer than its longest normal rest, by at least", "min", COOLING
+    ),
+    "cooling_clear_k": ParameterInfo(
+        "Cooling loss clears with the coil back within, of its running level", "K", COOLING
+    ),
+    "cooling_persist_k": ParameterInfo(
+        "Cooling loss: readings beyond the limit (k)", "readings", COOLING
+    ),
+    "cooling_persist_n": ParameterInfo("Cooling loss: out of the last (n)", "readings", COOLING),
+    "box_confirm_k": ParameterInfo(
+        "Box air above its running level, to confirm (where reported)", "K", COOLING
+    ),
+    "defrost_max_minutes": ParameterInfo(
+        "Longest normal defrost: MEDIUM past it", "min", ("defrost_too_long",)
+    ),
+    "defrost_usual_factor": ParameterInfo(
+        "...or past its usual length times", "×", ("defrost_too_long",)
+    ),
+    "defrost_high_minutes": ParameterInfo("Defrost HIGH after", "min", ("defrost_too_long",)),
+    "defrost_critical_minutes": ParameterInfo(
+        "Defrost CRITICAL after", "min", ("defrost_too_long",)
+    ),
+    "defrost_coil_warm_c": ParameterInfo(
+        "Coil this warm in an over-long defrost: CRITICAL", "°C", ("defrost_too_long",)
+    ),
     "defrost_interval_hours": ParameterInfo(
-        "Defrost interval (overdue at twice this)", "h", ("defrost_overdue",)
+        "Defrost interval until the device's own is learned", "h", ("defrost_overdue",)
+    ),
+    "defrost_overdue_factor": ParameterInfo(
+        "Defrost overdue at its interval times", "×", ("defrost_overdue",)
     ),
     "door_open_max_minutes": ParameterInfo("Door open at most", "min", ("door_open_too_long",)),
 }
@@ -69,18 +134,11 @@ def parameter_info(parameter: str) -> ParameterInfo:
         raise UnknownParameter(f"unknown parameter {parameter!r}") from None
 
 
-def validate_value(parameter: str, value: float) -> float:
-    """Return the value as the rules will use it; ThresholdError says why one is impossible."""
+def validate_value(parameter: str, value: float, around: Thresholds | None = None) -> float:
+    """Return the value as the rules will use it; ThresholdError says why one is impossible
+    (out of its physical range, or at odds with the other values of `around`)."""
     parameter_info(parameter)
-    low, high = LIMITS[parameter]
-    if not low <= value <= high:
-        raise ThresholdError(f"{parameter} must be between {low:g} and {high:g}, not {value:g}")
-    try:
-        # What threshold_set does not check but the rules do (e.g. whole readings): refuse it
-        # here, or every streaming worker would fail to load the device's thresholds.
-        Thresholds.from_mapping({parameter: value})
-    except ValueError as exc:
-        raise ThresholdError(str(exc)) from None
+    threshold_check(parameter, value, around=around)
     return float(value)
 
 

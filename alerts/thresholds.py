@@ -17,30 +17,42 @@ from django.utils import timezone
 from alerts.models import RuleThreshold, ThresholdHistory, ThresholdScope
 from fleetmon.registry.models import Cohort, Device
 from fleetmon.streams import client
-from scoring.streaming.rules import Thresholds
+from scoring.streaming import LIMITS, Thresholds
 
 logger = logging.getLogger(__name__)
 
 VERSION_KEY = "fleetmon:thresholds:version"
 PARAMETERS = {f.name: f for f in dataclasses.fields(Thresholds)}
-# Physically possible ranges: outside them a value is refused, not clipped.
-LIMITS = {
-    "compressor_overload_amps": (1.0, 100.0),
-    "vibration_spike_factor": (1.1, 50.0),
-    "vibration_min_history": (1, 1440),
-    "pressure_drop_fraction": (0.01, 0.99),
-    "pressure_drop_window_min": (1, 60),
-    "evap_rise_c_per_min": (0.1, 20.0),
-    "evap_rise_minutes": (1, 60),
-    "post_defrost_minutes": (0, 240),
-    "defrost_max_minutes": (5, 240),
-    "defrost_interval_hours": (1.5, 24.0),
-    "door_open_max_minutes": (1, 720),
-}
+__all__ = ["LIMITS", "PARAMETERS", "ThresholdError", "effective_thresholds", "threshold_set"]
 
 
 class ThresholdError(ValueError):
     """A threshold change that is refused; the message names the field and why."""
+
+
+def threshold_check(
+    parameter: str, value: float, *, around: Thresholds | None = None
+) -> Thresholds:
+    """Return the thresholds with `parameter` set to `value`, or say why it is impossible.
+
+    Outside its physical range, or not a whole number of readings where one is needed; and
+    given `around` (the values it joins), breaking a relation with them: a clear level past
+    its trip level, k above n.
+    """
+    if parameter not in PARAMETERS:
+        raise ThresholdError(f"unknown parameter {parameter!r}; known: {', '.join(PARAMETERS)}")
+    low, high = LIMITS[parameter]
+    if not low <= float(value) <= high:
+        raise ThresholdError(f"{parameter} must be between {low:g} and {high:g}, not {value:g}")
+    base = dataclasses.asdict(around) if around is not None else {}
+    try:
+        proposed = Thresholds.from_mapping({**base, parameter: value})
+    except ValueError as exc:
+        raise ThresholdError(str(exc)) from None
+    clashes = [p for p in proposed.problems() if parameter in p] if around is not None else []
+    if clashes:
+        raise ThresholdError("; ".join(clashes))
+    return proposed
 
 
 def threshold_set(
@@ -61,9 +73,7 @@ def threshold_set(
     if not reason or not reason.strip():
         raise ThresholdError("a reason is required")
     if value is not None:
-        low, high = LIMITS[parameter]
-        if not low <= float(value) <= high:
-            raise ThresholdError(f"{parameter} must be between {low} and {high}, not {value}")
+        threshold_check(parameter, value, around=_current(device=device, cohort=cohort))
     now = now or timezone.now()
     scope = ThresholdScope.DEVICE if device is not None else ThresholdScope.COHORT
     target = {"device": device} if device is not None else {"cohort": cohort}
@@ -104,6 +114,31 @@ def threshold_set(
     return entry
 
 
+def _current(*, device: Device | None, cohort: Cohort | None) -> Thresholds:
+    """What the target uses now: a device its effective set, a cohort its own overrides."""
+    if device is not None:
+        return effective_thresholds(device_ids=[device.pk])[device.pk][0]
+    values = RuleThreshold.objects.filter(scope=ThresholdScope.COHORT, cohort=cohort)
+    return _lenient({row.parameter: row.value for row in values})
+
+
+def _lenient(values: dict[str, float]) -> Thresholds:
+    """Thresholds from stored overrides, skipping any that no longer fit the field (a range
+    or a type changed since it was saved): a worker must always load a device."""
+    try:
+        return Thresholds.from_mapping(values)
+    except ValueError:
+        kept: dict[str, float] = {}
+        for name, value in values.items():
+            try:
+                Thresholds.from_mapping({**kept, name: value})
+            except ValueError:
+                logger.warning("threshold %s=%r no longer valid, default used", name, value)
+                continue
+            kept[name] = value
+        return Thresholds.from_mapping(kept)
+
+
 def _bump_version() -> None:
     try:
         client().incr(VERSION_KEY)
@@ -135,5 +170,5 @@ def effective_thresholds(*, device_ids: list[str]) -> dict[str, tuple[Thresholds
             else "default"
             for name in PARAMETERS
         }
-        result[device_id] = (Thresholds.from_mapping(merged), sources)
+        result[device_id] = (_lenient(merged), sources)
     return result

@@ -3,8 +3,10 @@
 Starts uvicorn (4 workers) and streaming rules workers on a fresh bench database, a real
 websocket client logged in as a fleet-wide user, then streams the simulated fleet through
 the HTTP ingest API at a fixed rate (one simulated minute of every device per tick).
-Every few seconds one device gets an acute compressor overload; the latency is measured
-from the start of the HTTP request that carried it to the CRITICAL event on the socket.
+Every second one more device gets an acute compressor overload lasting three simulated
+minutes (the rule needs 3 of the last 4 readings: a single reading is only a LOW note); the
+latency is measured from the start of the HTTP request that carried the third reading to
+the CRITICAL event on the socket.
 
     python -m bench.bench_streaming [--rates 2000 5000] [--seconds 30]
 """
@@ -18,6 +20,8 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from bench.benchdb import setup_bench_database, start_process, stop_processes
+
+PERSIST = 3  # readings over the limit before the overload rule fires (its default k)
 
 
 def main() -> None:
@@ -138,15 +142,17 @@ async def _run(base, token, cookie, gen, rate, seconds, minute):
                 accepted += response.json()["accepted"]
 
             # Warm-up tick: workers rebuild each device's state the first time they see it.
-            await _tick(gen, ids, minute, None, post, to_messages)
+            await _tick(gen, ids, minute, set(), None, post, to_messages)
             await asyncio.sleep(3)
             accepted = 0
             t0 = time.perf_counter()
             for tick in range(seconds):
                 due = t0 + tick
                 await asyncio.sleep(max(0.0, due - time.perf_counter()))
-                fault = ids[(tick * 37) % len(ids)]  # one acute fault a second
-                await _tick(gen, ids, minute, fault, post, to_messages)
+                # One acute fault starts a second and lasts 3 ticks; the oldest completes.
+                faults = [ids[((tick - k) * 37) % len(ids)] for k in range(PERSIST) if tick >= k]
+                completing = faults[-1] if tick >= PERSIST - 1 else None
+                await _tick(gen, ids, minute, set(faults), completing, post, to_messages)
             elapsed = time.perf_counter() - t0
             await asyncio.sleep(5)  # the last faults' events
         listener.cancel()
@@ -161,8 +167,9 @@ async def _run(base, token, cookie, gen, rate, seconds, minute):
     }
 
 
-async def _tick(gen, ids, minute, fault, post, to_messages):
-    """POST one simulated minute of `ids` in 1,000-reading batches, concurrently."""
+async def _tick(gen, ids, minute, faults, completing, post, to_messages):
+    """POST one simulated minute of `ids` in 1,000-reading batches, concurrently; devices in
+    `faults` read 48 A, and the batch carrying `completing` is the one that is timed."""
     import orjson
 
     frame = gen.frame(minute[0], minute[0] + timedelta(minutes=1))
@@ -173,11 +180,11 @@ async def _tick(gen, ids, minute, fault, post, to_messages):
     for i in range(0, len(messages), 1000):
         batch = messages[i : i + 1000]
         carried = None
-        if fault is not None:
-            for m in batch:
-                if m["device_id"] == fault:
-                    m["readings"]["current_compressor"] = 48.0
-                    carried = fault
+        for m in batch:
+            if m["device_id"] in faults:
+                m["readings"]["current_compressor"] = 48.0
+                if m["device_id"] == completing:
+                    carried = completing
         posts.append(post(orjson.dumps(batch), carried))
     await asyncio.gather(*posts)
 

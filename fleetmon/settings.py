@@ -110,6 +110,12 @@ DATABASES = {"default": database_from_url(DATABASE_URL)}
 # ---------------------------------------------------------------- redis
 REDIS_URL = os.getenv("REDIS_URL", "redis://127.0.0.1:6379/0")
 
+# Detection replays (monitoring/detection) run in a Redis database of their own, emptied
+# before and after each replay: never the live one.
+FLEETMON_EVAL_REDIS_URL = os.getenv(
+    "FLEETMON_EVAL_REDIS_URL", urlparse(REDIS_URL)._replace(path="/14").geturl()
+)
+
 # ---------------------------------------------------------------- celery
 CELERY_BROKER_URL = os.getenv("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = os.getenv("CELERY_RESULT_BACKEND", REDIS_URL)
@@ -144,6 +150,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "sweep-scoring-runs": {"task": "scoring.tasks.sweep_runs_task", "schedule": 30.0},
     "auto-escalate-alerts": {"task": "alerts.tasks.auto_escalate_task", "schedule": 60.0},
+    # Silence is no reading: a whole site gone quiet is found by looking, every minute.
+    "site-offline-check": {"task": "alerts.tasks.site_offline_check_task", "schedule": 60.0},
     # Infrastructure monitors (jobs, heartbeats, queues), dataset freshness, system SLAs.
     "infra-monitors": {"task": "monitoring.tasks.infra_monitor_task", "schedule": 60.0},
     "freshness": {"task": "monitoring.tasks.freshness_task", "schedule": 60.0},
@@ -263,6 +271,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = FLEETMON_INGEST_MAX_BODY_BYTES + 1
 FLEETMON_DEDUP_HORIZON_HOURS = envint("FLEETMON_DEDUP_HORIZON_HOURS", str(7 * 24))
 # A device clock further than this from the server clock is CLOCK_DRIFT (contract C2).
 FLEETMON_CLOCK_DRIFT_HOURS = envint("FLEETMON_CLOCK_DRIFT_HOURS", "24")
+# `load_readings --backfill` trusts device clocks but refuses readings stamped further than
+# this after the load time (a clock running a little fast is tolerated).
+FLEETMON_BACKFILL_FUTURE_MINUTES = envint("FLEETMON_BACKFILL_FUTURE_MINUTES", "5")
 # Summer widening of the humidity range (domain §1.1): set to 105 when needed.
 FLEETMON_HUMIDITY_MAX = float(os.getenv("FLEETMON_HUMIDITY_MAX", "100"))
 FLEETMON_CHUNK_INTERVAL = os.getenv("FLEETMON_CHUNK_INTERVAL", "1 day")
@@ -287,10 +298,34 @@ FLEETMON_TRAINING_DAYS = envint("FLEETMON_TRAINING_DAYS", "30")
 FLEETMON_VALIDATION_HOURS = envint("FLEETMON_VALIDATION_HOURS", "6")
 FLEETMON_TRAINING_GAP_HOURS = envint("FLEETMON_TRAINING_GAP_HOURS", "24")
 FLEETMON_TRAINING_MIN_ROWS = envint("FLEETMON_TRAINING_MIN_ROWS", "200")
+# Validation of a trained version: it may flag at most this share of healthy validation
+# windows; and on the regression set it must flag the anomaly cases (faults visible within a
+# 15-minute window) clearly more often than the normal ones: by MIN_LIFT (absolute) with a
+# one-sided z of MIN_Z, judged when the set holds MIN_ANOMALY_CASES such windows.
+# pressure_loss_acute, cooling_loss_total and compressor_vibration_spike name such faults in
+# sets built before the simulator's rewrite.
+FLEETMON_VALIDATION_MAX_RATE = float(os.getenv("FLEETMON_VALIDATION_MAX_RATE", "0.2"))
+FLEETMON_VALIDATION_ANOMALY_CASES = [
+    case.strip()
+    for case in os.getenv(
+        "FLEETMON_VALIDATION_ANOMALY_CASES",
+        "compressor_overload,low_side_loss,cooling_loss,door_left_open,"
+        "pressure_loss_acute,cooling_loss_total,compressor_vibration_spike",
+    ).split(",")
+    if case.strip()
+]
+FLEETMON_VALIDATION_MIN_ANOMALY_CASES = envint("FLEETMON_VALIDATION_MIN_ANOMALY_CASES", "10")
+# 0.05: a model flagging 15 % of the acute-fault windows and 1 % of the normal ones
+# (z 6.9) discriminates; one flagging 7 % and 4 % (z 1.0) does not.
+FLEETMON_VALIDATION_MIN_LIFT = float(os.getenv("FLEETMON_VALIDATION_MIN_LIFT", "0.05"))
+FLEETMON_VALIDATION_MIN_Z = float(os.getenv("FLEETMON_VALIDATION_MIN_Z", "2.33"))
 FLEETMON_MODEL_VERSIONS_KEPT = envint("FLEETMON_MODEL_VERSIONS_KEPT", "3")
 FLEETMON_SCORING_SHARD_SIZE = envint("FLEETMON_SCORING_SHARD_SIZE", "5000")
 FLEETMON_SHARD_STALE_SECONDS = envint("FLEETMON_SHARD_STALE_SECONDS", "120")
 FLEETMON_IMPUTATION_HISTORY_WINDOWS = envint("FLEETMON_IMPUTATION_HISTORY_WINDOWS", "4")
+# A compressor drawing more than this is running (physics §1: at rest it draws next to
+# nothing; the smallest commercial compressors draw a few amps running).
+FLEETMON_RUNNING_CURRENT_A = float(os.getenv("FLEETMON_RUNNING_CURRENT_A", "1.0"))
 FLEETMON_MIN_SCORING_COMPLETENESS = float(os.getenv("FLEETMON_MIN_SCORING_COMPLETENESS", "0.5"))
 # D3 cut-offs: {"default": {...}, "<cohort_id>": {"critical": .., "high": .., "medium": ..}}
 FLEETMON_SEVERITY_CUTOFFS = json.loads(os.getenv("FLEETMON_SEVERITY_CUTOFFS", "{}"))
@@ -304,7 +339,27 @@ FLEETMON_ALERT_CONFIRM_WINDOWS = envint("FLEETMON_ALERT_CONFIRM_WINDOWS", "2")
 # Readings stream for the streaming rules (Redis Streams).
 FLEETMON_STREAM_PARTITIONS = envint("FLEETMON_STREAM_PARTITIONS", "4")
 FLEETMON_STREAM_MAXLEN = envint("FLEETMON_STREAM_MAXLEN", "100000")
+# D11 detection gate (monitoring/detection/gate.py): a candidate is replayed beside production
+# on this fixed simulated fleet and may not detect fewer faults in time, raise more HIGH/
+# CRITICAL alerts per healthy device-day (beyond the tolerance) or lose lead time.
+FLEETMON_DETECTION_GATE_ENABLED = envbool("FLEETMON_DETECTION_GATE_ENABLED", "true")
+FLEETMON_DETECTION_GATE_SEED = envint("FLEETMON_DETECTION_GATE_SEED", "7001")
+FLEETMON_DETECTION_GATE_DEVICES = envint("FLEETMON_DETECTION_GATE_DEVICES", "60")
+FLEETMON_DETECTION_GATE_HISTORY_DAYS = float(os.getenv("FLEETMON_DETECTION_GATE_HISTORY_DAYS", "2"))
+FLEETMON_DETECTION_GATE_TEST_DAYS = float(os.getenv("FLEETMON_DETECTION_GATE_TEST_DAYS", "1"))
+FLEETMON_DETECTION_GATE_FALSE_ALARM_TOLERANCE = float(
+    os.getenv("FLEETMON_DETECTION_GATE_FALSE_ALARM_TOLERANCE", "0.02")
+)
+FLEETMON_DETECTION_GATE_LEAD_TOLERANCE_HOURS = float(
+    os.getenv("FLEETMON_DETECTION_GATE_LEAD_TOLERANCE_HOURS", "2")
+)
 # Storm guard: more CRITICAL streaming alerts than this within the window become one incident.
 FLEETMON_STORM_WINDOW_MINUTES = envint("FLEETMON_STORM_WINDOW_MINUTES", "5")
 FLEETMON_STORM_SITE_THRESHOLD = envint("FLEETMON_STORM_SITE_THRESHOLD", "10")
 FLEETMON_STORM_FLEET_THRESHOLD = envint("FLEETMON_STORM_FLEET_THRESHOLD", "100")
+# Site offline (alerts/site_offline.py): every device of a site that reported within the
+# lookback silent for the silence, at least the minimum of them within the together window.
+FLEETMON_SITE_OFFLINE_SILENCE_MINUTES = envint("FLEETMON_SITE_OFFLINE_SILENCE_MINUTES", "10")
+FLEETMON_SITE_OFFLINE_TOGETHER_MINUTES = envint("FLEETMON_SITE_OFFLINE_TOGETHER_MINUTES", "15")
+FLEETMON_SITE_OFFLINE_MIN_DEVICES = envint("FLEETMON_SITE_OFFLINE_MIN_DEVICES", "2")
+FLEETMON_SITE_OFFLINE_LOOKBACK_HOURS = envint("FLEETMON_SITE_OFFLINE_LOOKBACK_HOURS", "24")

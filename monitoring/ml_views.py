@@ -15,6 +15,7 @@ from monitoring.data_quality import (
     FLAG_RATE_FACTOR,
     NULL_RATE_CHANGE,
 )
+from monitoring.detection.api import detection_section
 from monitoring.ml_api import ML_ROLES, data_figures, data_summary, ml_figures, ml_summary
 from monitoring.model_health import (
     FP_RATE_MAX,
@@ -64,6 +65,7 @@ def ml_dashboard_page(request):
             "drift_window": window,
             "drift_cohort": cohort,
             "cohorts": cohorts,
+            "detection": detection_section(now),
             "limits": {
                 "fp": FP_RATE_MAX,
                 "pairwise": PAIRWISE_MIN,

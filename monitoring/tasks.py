@@ -4,8 +4,10 @@ import logging
 from datetime import datetime
 
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
+from monitoring.models import TriggerStatus
 from monitoring.services.drift import NothingToCompare, drift_compute
 from scoring.services.features import window_floor
 
@@ -121,7 +123,30 @@ def retrain_task(trigger_id: int, now: str | None = None) -> str | None:
 
     moment = datetime.fromisoformat(now) if now else timezone.now()
     trigger = retrain_start(trigger_id=trigger_id, now=moment)
-    return trigger.status if trigger else None
+    if trigger is None:
+        return None
+    if (
+        trigger.candidate_id
+        and trigger.status == TriggerStatus.CANDIDATE_READY
+        and settings.FLEETMON_DETECTION_GATE_ENABLED
+    ):
+        detection_gate_task.delay(trigger.candidate.model_id)
+    return trigger.status
+
+
+@shared_task(time_limit=90 * 60, soft_time_limit=85 * 60)
+def detection_gate_task(model_id: str) -> dict | None:
+    """Replay a candidate beside production on the gate's fixed fleet (D11 detection gate);
+    the candidate review waits for its report."""
+    from monitoring.detection.gate import detection_gate
+    from scoring.models import ModelVersion
+
+    version = ModelVersion.objects.filter(model_id=model_id).first()
+    if version is None:
+        logger.info("detection gate: %s is gone; nothing to do", model_id)
+        return None
+    report = detection_gate(version=version, requested_by="retraining-loop")
+    return {"passed": report["passed"], "failures": report.get("failures", [])}
 
 
 @shared_task(time_limit=10 * 60, soft_time_limit=9 * 60)

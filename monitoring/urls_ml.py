@@ -3,6 +3,7 @@
 from django.urls import path
 
 from monitoring import ml_api, ml_views
+from monitoring.detection import api as detection_api
 
 ML_API = "api/v1/monitoring/ml/"
 DATA_API = "api/v1/monitoring/data/"
@@ -24,6 +25,17 @@ urlpatterns = [
         f"{ML_API}top-flagged/",
         ml_api.TopFlaggedView.as_view(),
         name="api-monitoring-ml-top-flagged",
+    ),
+    # detection scorecards (issue 10)
+    path(
+        "api/v1/monitoring/detection/",
+        detection_api.DetectionOverviewView.as_view(),
+        name="api-monitoring-detection",
+    ),
+    path(
+        "api/v1/monitoring/detection/<int:pk>/",
+        detection_api.DetectionEvaluationView.as_view(),
+        name="api-monitoring-detection-evaluation",
     ),
     # data health
     path(f"{DATA_API}summary/", ml_api.DataSummaryView.as_view(), name="api-monitoring-data"),

@@ -31,6 +31,7 @@ from quality.checks.readings import (
     duplicates_in_batch,
     flag_names,
     parse_messages,
+    refuse_future,
 )
 
 logger = logging.getLogger(__name__)
@@ -98,28 +99,49 @@ class IngestResult:
         self.errors.extend(other.errors)
 
 
-def contract_limits() -> Limits:
-    limits = Limits(clock_drift=timedelta(hours=settings.FLEETMON_CLOCK_DRIFT_HOURS))
+def contract_limits(*, backfill: bool = False) -> Limits:
+    """Return the contract's settings; a backfill trusts device clocks (no CLOCK_DRIFT)."""
+    drift = None if backfill else timedelta(hours=settings.FLEETMON_CLOCK_DRIFT_HOURS)
+    limits = Limits(clock_drift=drift)
     return limits.with_range("humidity", 0, settings.FLEETMON_HUMIDITY_MAX)
 
 
-def ingest_messages(*, messages: list, received_at: datetime | None = None) -> IngestResult:
-    """Type-check raw messages, then ingest the valid ones; rejected rows are reported back."""
+def ingest_messages(
+    *, messages: list, received_at: datetime | None = None, backfill: bool = False
+) -> IngestResult:
+    """Type-check raw messages, then ingest the valid ones; rejected rows are reported back.
+
+    With `backfill`, the messages are recorded history: device timestamps are kept however
+    old they are, a timestamp more than FLEETMON_BACKFILL_FUTURE_MINUTES after
+    `received_at` is rejected, and nothing goes to the readings stream.
+    """
+    received_at = received_at or timezone.now()
     batch, errors = parse_messages(messages)
-    result = ingest_batch(batch=batch, received_at=received_at)
+    if backfill:
+        tolerance = timedelta(minutes=settings.FLEETMON_BACKFILL_FUTURE_MINUTES)
+        batch, future = refuse_future(batch, ingested_at=received_at, tolerance=tolerance)
+        errors = sorted([*errors, *future], key=lambda e: e.index)
+    result = ingest_batch(
+        batch=batch, received_at=received_at, stream=not backfill, backfill=backfill
+    )
     result.rejected = len({e.index for e in errors})
     result.errors = errors
     return result
 
 
 def ingest_batch(
-    *, batch: ReadingBatch, received_at: datetime | None = None, stream: bool = True
+    *,
+    batch: ReadingBatch,
+    received_at: datetime | None = None,
+    stream: bool = True,
+    backfill: bool = False,
 ) -> IngestResult:
     """Apply the contract to a type-checked batch and write it in one transaction.
 
     With `stream`, the clean readings go to the readings stream after commit; a backfill of
     history passes False (streaming rules are for what happens now, and rebuild their state
-    from the database anyway).
+    from the database anyway). With `backfill`, device clocks are trusted (no CLOCK_DRIFT):
+    the caller has refused future timestamps already.
     """
     received_at = received_at or timezone.now()
     if not len(batch):
@@ -127,7 +149,7 @@ def ingest_batch(
     for attempt in range(1, RACE_RETRIES + 1):
         try:
             with transaction.atomic():
-                return _ingest_once(batch, received_at, stream)
+                return _ingest_once(batch, received_at, stream, backfill)
         except psycopg.errors.UniqueViolation:
             if attempt == RACE_RETRIES:
                 raise
@@ -135,8 +157,10 @@ def ingest_batch(
     raise AssertionError("unreachable")
 
 
-def _ingest_once(batch: ReadingBatch, received_at: datetime, stream: bool) -> IngestResult:
-    limits = contract_limits()
+def _ingest_once(
+    batch: ReadingBatch, received_at: datetime, stream: bool, backfill: bool
+) -> IngestResult:
+    limits = contract_limits(backfill=backfill)
     # A plain psycopg cursor: server-side binding sends the key arrays in binary, much
     # faster than Django's client-side quoting of thousands of values.
     connection.ensure_connection()
@@ -186,12 +210,15 @@ def _already_stored(
     The landing table is partitioned by `timestamp_utc`, so the look-ups only visit the
     chunks where an earlier copy can be: at the device timestamp for on-time readings, and
     within the dedup horizon for clock-drifted ones (whose `timestamp_utc` was their
-    ingestion time).
+    ingestion time). A backfill (`limits.clock_drift` None) stores every reading at its
+    device time, so it looks there for all of them, however far in the past; it also
+    looks within the horizon for old ones, which a load without `--backfill` would have
+    stored at its ingestion time.
     """
     at = np.datetime64(received_at.astimezone(UTC).replace(tzinfo=None), "us")
     candidates = np.flatnonzero(first_copies)
-    drifted = clock_drifted(batch, at, limits)
-    on_time = candidates[~drifted[candidates]]
+    drifted = clock_drifted(batch, at, contract_limits())
+    on_time = candidates if limits.clock_drift is None else candidates[~drifted[candidates]]
     ranges = []
     if len(on_time):
         stamps = batch.timestamp_device[on_time]

@@ -11,6 +11,27 @@ Imputation, per feature:
 2. fill what is left with the cohort median (training medians when given, else the frame's);
 3. exclude rows that still have a gap; they are returned separately so the caller can count
    and log them.
+
+A sensor a whole cohort lacks (older units without vibration or humidity) is not a gap: its
+features have no cohort median, so step 3 would exclude every window of the cohort, and a
+fleet of such units could not train at all. Training therefore stores, beside the cohort
+medians, a fill for each feature a cohort never reported: the fleet median
+(`compute_fill_values`). The value is the same for every window of the cohort, in training
+and in scoring, which is what makes it neutral for every model kind:
+
+- per-device and per-cohort baselines (statistical, daily) see no variation in it, so its
+  z-score is 0 and it never becomes a contributor;
+- a per-cohort Isolation Forest never splits on a constant column (the tree builder skips
+  constant features), so each cohort forest in effect uses the sensors its cohort has;
+- the fleet Isolation Forest sees a value typical of the fleet, so a missing sensor never
+  makes a window look unusual. TRICKY: a column that is constant within the cohort makes
+  its windows a little harder to isolate (every split on it sends them the same way), so
+  their fleet scores sit lower (synthetic windows, tests/scoring/detectors/
+  test_missing_sensors.py: mean 0.29 instead of 0.38 when healthy, 0.56 instead of 0.64
+  with a coil 25 °C too warm). The cohort forest, which in effect splits on its cohort's
+  own sensors only, is the model that judges such a cohort best.
+
+A feature that no training window has at all is left out of the model (`observed_features`).
 """
 
 from __future__ import annotations
@@ -75,6 +96,26 @@ def compute_cohort_medians(
         str(cohort): {name: float(v) for name, v in row.items() if np.isfinite(v)}
         for cohort, row in medians.iterrows()
     }
+
+
+def compute_fill_values(
+    frame: pd.DataFrame, feature_names: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    """Return the cohort medians plus, for features a cohort never reported, the fleet median.
+
+    Stored with the model as its `cohort_medians`, so scoring fills exactly as training did.
+    """
+    medians = compute_cohort_medians(frame, feature_names)
+    fleet = _numeric(frame, feature_names).median()
+    fleet_fill = {name: float(v) for name, v in fleet.items() if np.isfinite(v)}
+    return {cohort: {**fleet_fill, **own} for cohort, own in medians.items()}
+
+
+def observed_features(frame: pd.DataFrame, feature_names: Sequence[str]) -> list[str]:
+    """Return the features of `feature_names` with at least one finite value in `frame`."""
+    require_columns(frame, feature_names)
+    values = _numeric(frame, feature_names)
+    return [name for name in feature_names if np.isfinite(values[name]).any()]
 
 
 def impute(

@@ -9,7 +9,7 @@ import uuid
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
-from scoring.features import AGGREGATES, DERIVED
+from scoring.features import AGGREGATES, DERIVED, OPERATING_FEATURES, STEADY_COUNT
 
 
 class DeviceFeatures(models.Model):
@@ -39,9 +39,11 @@ class DeviceFeatures(models.Model):
         )
 
 
-# The 44 feature columns, one nullable float each, named as scoring.features names them.
-for _name in [a.name for a in AGGREGATES] + list(DERIVED):
+# The feature columns, one nullable float each, named as scoring.features names them: the
+# 44 of C3, then the operating-state ones.
+for _name in [a.name for a in AGGREGATES] + list(DERIVED) + list(OPERATING_FEATURES):
     DeviceFeatures.add_to_class(_name, models.FloatField(null=True))
+DeviceFeatures.add_to_class(STEADY_COUNT, models.IntegerField(null=True))
 
 
 class ModelRole(models.TextChoices):

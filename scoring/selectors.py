@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 from django.db import connection
 
-from scoring.features import FEATURE_NAMES
+from scoring.features import MODEL_FEATURES
 
 
 def _frame(sql: str, params: dict) -> pd.DataFrame:
@@ -36,7 +36,7 @@ def training_features(
     """
     sql = f"""
         SELECT f.device_id, d.cohort_id, f.window_start, f.window_end,
-               {_features_select(FEATURE_NAMES)}
+               {_features_select(MODEL_FEATURES)}
         FROM device_features f JOIN registry_device d USING (device_id)
         WHERE f.window_duration_minutes = %(minutes)s
           AND f.window_end > %(start)s AND f.window_end <= %(end)s
@@ -66,7 +66,7 @@ def scoring_features(
     sql = f"""
         SELECT f.device_id, d.cohort_id, d.dropout_state, f.window_start, f.window_end,
                f.reading_count, f.sensor_completeness AS completeness,
-               {_features_select(FEATURE_NAMES)}
+               {_features_select(MODEL_FEATURES)}
         FROM device_features f JOIN registry_device d USING (device_id)
         WHERE f.window_duration_minutes = %(minutes)s AND f.window_end = %(window_end)s
           AND f.device_id BETWEEN %(device_from)s AND %(device_to)s AND d.is_active
@@ -89,7 +89,7 @@ def feature_history(
     """Up to `history` windows before `window_end` for these devices, to forward-fill from."""
     sql = f"""
         SELECT f.device_id, d.cohort_id, f.window_start, f.window_end,
-               {_features_select(FEATURE_NAMES)}
+               {_features_select(MODEL_FEATURES)}
         FROM device_features f JOIN registry_device d USING (device_id)
         WHERE f.window_duration_minutes = %(minutes)s AND f.device_id = ANY(%(devices)s)
           AND f.window_end >= %(window_end)s - make_interval(mins => %(span)s)

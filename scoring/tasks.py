@@ -11,6 +11,7 @@ from django.utils import timezone
 from scoring.pause import scoring_paused
 from scoring.services.features import (
     RECOMPUTE,
+    TRAILING_MINUTES,
     features_compute,
     features_refresh,
     window_floor,
@@ -47,13 +48,14 @@ def dispatch_run(**kwargs) -> int:
 
 @shared_task(time_limit=20 * 60, soft_time_limit=19 * 60)
 def scheduled_scoring_task(trigger: str, now: str | None = None) -> list[int]:
-    """Hourly (IF + statistical + fallback) or daily (every model) run on fresh features.
+    """Hourly or daily run on fresh features.
 
-    Only the 15-minute windows the models score are computed here, late data included;
-    the 60-minute windows are refresh_features_task's. The daily trigger also scores
-    yesterday's 1440-minute window with the daily models, which catch slow drifts.
-    `now` (ISO 8601) replays a schedule at another time. Nothing runs while scoring is
-    paused (scoring/pause.py: the feature store is stale).
+    Hourly: the 15-minute models (IF, statistical, fallback) on the last 15-minute window,
+    and the trailing-day models (daily_baseline) on the day ending at the hour, which slow
+    faults show in within hours (issue 11). Daily (03:10): every 15-minute model. Only the
+    windows the runs score are computed here, late data included; the refresh job keeps
+    the rest. `now` (ISO 8601) replays a schedule at another time. Nothing runs while
+    scoring is paused (scoring/pause.py: the feature store is stale).
     """
     paused = scoring_paused()
     if paused:
@@ -64,10 +66,13 @@ def scheduled_scoring_task(trigger: str, now: str | None = None) -> list[int]:
     features_compute(minutes=15, start=end - RECOMPUTE[15], end=end)
     kinds = HOURLY_KINDS if trigger == "hourly" else None
     runs = [_dispatch_or_warn(trigger=trigger, window_end=end, kinds=kinds)]
-    if trigger == "daily":
-        day_end = window_floor(now, 1440)
-        features_compute(minutes=1440, start=day_end - RECOMPUTE[1440], end=day_end)
-        runs.append(_dispatch_or_warn(trigger=trigger, window_end=day_end, window_minutes=1440))
+    if trigger == "hourly":
+        hour = window_floor(now, 60)
+        features_compute(minutes=60, start=hour - timedelta(hours=1), end=hour)
+        features_compute(minutes=TRAILING_MINUTES, start=hour - timedelta(days=1), end=hour)
+        runs.append(
+            _dispatch_or_warn(trigger=trigger, window_end=hour, window_minutes=TRAILING_MINUTES)
+        )
     return [run for run in runs if run is not None]
 
 

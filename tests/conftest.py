@@ -47,6 +47,13 @@ def scoring_not_paused():
     scoring_resume()
 
 
+@pytest.fixture(autouse=True)
+def detection_gate_off(settings):
+    """The D11 detection gate replays a simulated fleet twice (minutes); the closed-loop
+    tests would wait for it. Its own tests turn it on."""
+    settings.FLEETMON_DETECTION_GATE_ENABLED = False
+
+
 @pytest.fixture
 def now() -> datetime:
     return datetime.now(UTC).replace(second=0, microsecond=0)

@@ -144,8 +144,13 @@ class PreviewSerializer(serializers.Serializer):
     readings = serializers.IntegerField(help_text="readings of the device replayed")
     alerts = serializers.IntegerField(help_text="alerts the proposed value would have raised")
     current_alerts = serializers.IntegerField(help_text="alerts the current value raises")
+    firings = serializers.IntegerField(
+        help_text="times the rules would have fired (repeats of an active alert included)"
+    )
+    current_firings = serializers.IntegerField(help_text="times they fire with the current value")
     by_rule = serializers.DictField(child=serializers.IntegerField())
     current_by_rule = serializers.DictField(child=serializers.IntegerField())
+    firings_by_rule = serializers.DictField(child=serializers.IntegerField())
     message = serializers.CharField()
 
 
@@ -190,6 +195,10 @@ def _changed(request, serializer_class, row, **change) -> Response:
     user, and answer with the parameter's new row and the history entry."""
     entry = _set(actor=request.user.get_username(), **change)
     return Response(serializer_class({"parameter": row(), "change": entry}).data)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _row(device: Device, parameter: str) -> dict:
@@ -258,8 +267,9 @@ class DeviceThresholdView(APIView):
         responses=DeviceThresholdChangedSerializer,
         description=(
             "Set the device's override of one parameter (operators in scope and admins). A "
-            "reason is required; a physically impossible value is refused with 400. Running "
-            "streaming workers pick the change up within seconds."
+            "reason is required; a physically impossible value, or one at odds with the "
+            "device's other thresholds (a clear level past its trip level, k above n), is "
+            "refused with 400. Running streaming workers pick the change up within seconds."
         ),
     )
     def put(self, request, device_id: str, parameter: str):
@@ -309,10 +319,11 @@ class DeviceThresholdPreviewView(APIView):
         request=PreviewRequestSerializer,
         responses=PreviewSerializer,
         description=(
-            "How many alerts the parameter's rules would have raised over the last 7 days of "
-            "this device's readings with the proposed value, next to how many the current "
-            "value raises: the stored readings replayed through the streaming rules, with the "
-            "4-hour dedup. Changes nothing."
+            "How many alerts (and firings) the parameter's rules would have raised over the "
+            "last 7 days of this device's readings with the proposed value, next to the "
+            "current value's: the stored readings replayed through the streaming rules, a "
+            "repeat of an active alert merged into it. A value at odds with the device's "
+            "other thresholds (a clear level past its trip level) is refused. Changes nothing."
         ),
     )
     def post(self, request, device_id: str, parameter: str):
@@ -320,6 +331,10 @@ class DeviceThresholdPreviewView(APIView):
         _parameter(parameter)
         value = _valid(PreviewRequestSerializer, request.data, parameter)["value"]
         current, _ = effective_for(device)
+        try:
+            validate_value(parameter, value, around=current)
+        except ThresholdError as exc:
+            raise ValidationError({"value": [str(exc)]}) from None
         rules = CATALOGUE[parameter].rules
         preview = preview_parameter(
             device_id=device.pk,
@@ -329,11 +344,11 @@ class DeviceThresholdPreviewView(APIView):
             rules=rules,
             now=timezone.now(),
         )
-        days = PREVIEW_SPAN.days
+        proposed, now = preview.proposed, preview.current
         message = (
-            f"would have raised {preview.proposed.alerts} alert"
-            f"{'' if preview.proposed.alerts == 1 else 's'} in the last {days} days "
-            f"(now: {preview.current.alerts})"
+            f"would have raised {_count(proposed.alerts, 'alert')} "
+            f"({_count(proposed.firings, 'firing')}) in the last {PREVIEW_SPAN.days} days "
+            f"(now: {_count(now.alerts, 'alert')}, {_count(now.firings, 'firing')})"
         )
         return Response(
             PreviewSerializer(
@@ -345,10 +360,13 @@ class DeviceThresholdPreviewView(APIView):
                     "since": preview.since,
                     "until": preview.until,
                     "readings": preview.readings,
-                    "alerts": preview.proposed.alerts,
-                    "current_alerts": preview.current.alerts,
+                    "alerts": proposed.alerts,
+                    "current_alerts": now.alerts,
+                    "firings": proposed.firings,
+                    "current_firings": now.firings,
                     "by_rule": preview.proposed.by_rule,
                     "current_by_rule": preview.current.by_rule,
+                    "firings_by_rule": proposed.firings_by_rule,
                     "message": message,
                 }
             ).data
@@ -398,9 +416,13 @@ class DeviceThresholdRevertView(APIView):
                 else CanManageModelsOrReadOnly.message
             )
         data = _valid(RevertSerializer, request.data)
-        reverted = threshold_revert(
-            entry=entry, actor=request.user.get_username(), reason=data["reason"]
-        )
+        try:
+            reverted = threshold_revert(
+                entry=entry, actor=request.user.get_username(), reason=data["reason"]
+            )
+        except ThresholdError as exc:
+            # e.g. a parameter the rules no longer have, or a value now at odds with others
+            raise ValidationError({"detail": [str(exc)]}) from None
         return Response(ThresholdHistorySerializer(reverted).data, status=status.HTTP_201_CREATED)
 
 

@@ -3,6 +3,7 @@
 import hashlib
 import secrets
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 
@@ -156,3 +157,68 @@ class FleetToken(models.Model):
     @classmethod
     def generate(cls) -> str:
         return cls.PREFIX + secrets.token_urlsafe(32)
+
+
+class DefrostType(models.TextChoices):
+    ELECTRIC = "electric", "Electric heater"
+    HOT_GAS = "hot_gas", "Hot gas"
+    OFF_CYCLE = "off_cycle", "Off-cycle (compressor off, fans on)"
+    NONE = "none", "Does not defrost"
+
+
+class ProductClass(models.TextChoices):
+    """What the box holds, which sets its food-safety limit (chilled 5 °C, frozen -18 °C)."""
+
+    CHILLED = "chilled"
+    FROZEN = "frozen"
+
+
+class EquipmentProfile(models.Model):
+    """What one equipment model is (`Device.equipment_model`): the sensors it has, how it
+    defrosts, what it holds and its normal operating range per sensor.
+
+    Written only through `fleetmon.registry.services.equipment_profile_save`, which checks
+    the values (`fleetmon.registry.profiles.profile_errors`) and keeps the history.
+    """
+
+    equipment_model = models.CharField(primary_key=True, max_length=32)  # WF-5HP
+    description = models.CharField(max_length=200, blank=True)
+    sensors = ArrayField(models.CharField(max_length=32))  # names of fleetmon.sensors
+    defrost_type = models.CharField(max_length=16, choices=DefrostType.choices)
+    # Both null when the equipment does not defrost.
+    defrost_interval_hours = models.FloatField(null=True, blank=True)
+    defrost_max_minutes = models.IntegerField(null=True, blank=True)
+    product_class = models.CharField(max_length=8, choices=ProductClass.choices)
+    # {sensor: {"low": x, "high": y}}: where a healthy unit's readings stay outside defrost.
+    normal_ranges = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField()
+    updated_by = models.CharField(max_length=150)
+
+    class Meta:
+        ordering = ["equipment_model"]
+
+    def __str__(self) -> str:
+        return self.equipment_model
+
+
+class EquipmentProfileHistory(models.Model):
+    """Every change of an equipment profile: who, when, the values before and after, why."""
+
+    class Action(models.TextChoices):
+        CREATED = "created"
+        UPDATED = "updated"
+
+    equipment_model = models.CharField(max_length=32, db_index=True)
+    action = models.CharField(max_length=8, choices=Action.choices)
+    old_values = models.JSONField(null=True, blank=True)  # null: the profile was created
+    new_values = models.JSONField()
+    changed_by = models.CharField(max_length=150)
+    changed_at = models.DateTimeField()
+    reason = models.TextField()
+
+    class Meta:
+        ordering = ["-changed_at", "-pk"]
+        verbose_name_plural = "equipment profile history"
+
+    def __str__(self) -> str:
+        return f"{self.equipment_model} {self.action} by {self.changed_by}"

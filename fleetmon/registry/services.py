@@ -1,10 +1,18 @@
 """Writes to the fleet registry."""
 
+from datetime import datetime
+
 from django.db import transaction
 from django.utils import timezone
 
 from fleetmon.registry.health import health_status
-from fleetmon.registry.models import Device, FleetToken
+from fleetmon.registry.models import Device, EquipmentProfile, EquipmentProfileHistory, FleetToken
+from fleetmon.registry.profiles import (
+    DEFAULT_PROFILES,
+    PROFILE_FIELDS,
+    profile_errors,
+    profile_values,
+)
 
 
 def fleet_token_create(*, name: str) -> tuple[FleetToken, str]:
@@ -80,3 +88,68 @@ def devices_refresh_health(*, device_ids: list[str]) -> int:
                 [list(changed), list(changed.values())],
             )
     return len(changed)
+
+
+class ProfileError(ValueError):
+    """Equipment profile values that are refused; `errors` says what, per field."""
+
+    def __init__(self, errors: dict):
+        super().__init__("; ".join(f"{field}: {problems}" for field, problems in errors.items()))
+        self.errors = errors
+
+
+def equipment_profile_save(
+    *, values: dict, actor: str, reason: str, now: datetime | None = None
+) -> EquipmentProfile:
+    """Create or replace the profile `values["equipment_model"]` and record the change.
+
+    `values` holds every field of PROFILE_FIELDS. Nothing is written when they are refused
+    (ProfileError) or equal to what is stored (no history row for a change that is none).
+    """
+    values = {name: values.get(name) for name in PROFILE_FIELDS}
+    values["description"] = values["description"] or ""
+    errors = profile_errors(values)
+    if not reason or not reason.strip():
+        errors["reason"] = ["a reason is required"]
+    if errors:
+        raise ProfileError(errors)
+    now = now or timezone.now()
+    with transaction.atomic():
+        profile = (
+            EquipmentProfile.objects.select_for_update()
+            .filter(pk=values["equipment_model"])
+            .first()
+        )
+        old = profile_values(profile) if profile is not None else None
+        if old == values:
+            return profile
+        profile = profile or EquipmentProfile(equipment_model=values["equipment_model"])
+        for name, value in values.items():
+            setattr(profile, name, value)
+        profile.updated_at, profile.updated_by = now, actor
+        profile.save()
+        EquipmentProfileHistory.objects.create(
+            equipment_model=profile.equipment_model,
+            action="created" if old is None else "updated",
+            old_values=old,
+            new_values=values,
+            changed_by=actor,
+            changed_at=now,
+            reason=reason.strip(),
+        )
+    return profile
+
+
+def equipment_profiles_seed(*, actor: str) -> list[str]:
+    """Create the default profiles (refrigeration practice) of models that have none yet."""
+    existing = set(EquipmentProfile.objects.values_list("equipment_model", flat=True))
+    created = []
+    for model, values in DEFAULT_PROFILES.items():
+        if model not in existing:
+            equipment_profile_save(
+                values={"equipment_model": model, **values},
+                actor=actor,
+                reason="default profile from refrigeration practice",
+            )
+            created.append(model)
+    return created

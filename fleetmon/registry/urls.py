@@ -6,10 +6,11 @@
 from django.urls import path
 
 from alerts.api import thresholds
-from fleetmon.registry import api, views
+from fleetmon.registry import api, profiles_api, views
 
 DEVICE_API = "api/v1/devices/<str:device_id>/"
 COHORT_API = "api/v1/cohorts/<path:cohort_id>/"  # cohort ids hold a slash: WF-5HP/temperate
+PROFILE_API = "api/v1/equipment-profiles/<str:equipment_model>/"
 
 urlpatterns = [
     # pages
@@ -60,6 +61,22 @@ urlpatterns = [
         f"{COHORT_API}thresholds/<str:parameter>/",
         thresholds.CohortThresholdView.as_view(),
         name="api-cohort-threshold",
+    ),
+    # equipment profiles
+    path(
+        "api/v1/equipment-profiles/",
+        profiles_api.EquipmentProfileListView.as_view(),
+        name="api-equipment-profiles",
+    ),
+    path(
+        PROFILE_API,
+        profiles_api.EquipmentProfileDetailView.as_view(),
+        name="api-equipment-profile",
+    ),
+    path(
+        f"{PROFILE_API}history/",
+        profiles_api.EquipmentProfileHistoryView.as_view(),
+        name="api-equipment-profile-history",
     ),
     # sites and overview
     path("api/v1/sites/", api.SiteListView.as_view(), name="api-sites"),

@@ -1,45 +1,58 @@
-"""Synthetic fleet layout: equipment profiles, climate zones, sites and devices.
+"""Synthetic fleet layout: climate zones, sites and devices with their physical parameters.
 
-Django-free and deterministic for a seed. A `DeviceSpec` carries everything the generator
-needs to produce that device's readings (nudged baselines, defrost schedule, door habits,
-noise key), so readings are a pure function of (generator seed, device, minute).
+Django-free and deterministic for a seed. A `SiteSpec` carries its weather (climate,
+daily swing, store air), a `DeviceSpec` its equipment model, sensors and drawn physical
+parameters (simulator.params), so a simulation is a function of (seed, layout, origin).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
-from typing import Literal
 
 import numpy as np
 
-from fleetmon.sensors import NUMERIC_SENSORS, SENSOR_NAMES
+from fleetmon.sensors import SENSOR_NAMES
+from fleetmon.simulator.params import DeviceParams, draw_params
+from fleetmon.simulator.profiles import PROFILES, DefrostKind, EquipmentProfile
+
+__all__ = [
+    "CLIMATES",
+    "PROFILES",
+    "REGIONS",
+    "DeviceSpec",
+    "EquipmentProfile",
+    "FleetLayout",
+    "SiteSpec",
+    "epoch_minute",
+    "make_fleet",
+    "minute_datetime",
+]
 
 REGIONS: tuple[str, ...] = ("US-W", "US-C", "US-E", "US-S")
 CLIMATE_ZONES: tuple[str, ...] = ("hot-humid", "hot-dry", "temperate", "cold")
 SITE_TYPES: tuple[str, ...] = ("store", "warehouse", "distribution_center")
 VIBRATION = "vibration_compressor"
+HUMIDITY = "humidity"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# After a defrost ends the evaporator pulls down again; past this many minutes the
-# defrost has no effect left on the readings.
-DEFROST_RECOVERY_MIN = 45
 
 
 @dataclass(frozen=True)
 class ClimateZone:
     name: str
-    ambient_offset_c: float
-    humidity_offset_pct: float
+    outdoor_mean_c: tuple[float, float]
+    daily_amplitude_k: tuple[float, float]  # half the day-night swing
+    room_rh_pct: tuple[float, float]
 
 
 CLIMATES: dict[str, ClimateZone] = {
-    "hot-humid": ClimateZone("hot-humid", 5.0, 12.0),
-    "hot-dry": ClimateZone("hot-dry", 6.0, -12.0),
-    "temperate": ClimateZone("temperate", 0.0, 0.0),
-    "cold": ClimateZone("cold", -5.0, -4.0),
+    "hot-humid": ClimateZone("hot-humid", (24.0, 27.0), (3.0, 5.0), (50.0, 65.0)),
+    "hot-dry": ClimateZone("hot-dry", (22.0, 26.0), (5.0, 7.0), (25.0, 40.0)),
+    "temperate": ClimateZone("temperate", (15.0, 20.0), (4.0, 6.0), (40.0, 55.0)),
+    "cold": ClimateZone("cold", (8.0, 14.0), (4.0, 6.0), (35.0, 50.0)),
 }
 
 # Standard-time UTC offsets; the daily ambient cycle peaks mid-afternoon local time.
@@ -85,105 +98,6 @@ REGION_ZONES: dict[str, tuple[str, ...]] = {
     for region in REGIONS
 }
 
-
-@dataclass(frozen=True)
-class EquipmentProfile:
-    """Typical behaviour of one equipment model; `baseline` maps sensor -> (mean, std)."""
-
-    model: str
-    description: str
-    kind: Literal["walk_in", "display_case"]
-    horsepower: float
-    baseline: dict[str, tuple[float, float]] = field(hash=False)
-    defrost_interval_h: tuple[float, float] = (6.0, 8.0)
-    defrost_duration_min: tuple[int, int] = (20, 40)
-    defrost_termination_c: tuple[float, float] = (5.0, 10.0)
-    door_openings_per_h: float = 1.2
-    door_duration_min: tuple[int, int] = (2, 3)
-    # How much of the climate zone's ambient offset reaches the unit (indoor HVAC damps it).
-    climate_exposure: float = 0.8
-
-    def mean(self, sensor: str) -> float:
-        """Return the profile's baseline mean of a numeric sensor."""
-        return self.baseline[sensor][0]
-
-    def std(self, sensor: str) -> float:
-        """Return the profile's baseline standard deviation of a numeric sensor."""
-        return self.baseline[sensor][1]
-
-
-# Spec §1.1 gives one generic baseline; §10.3 says a walk-in freezer runs near -20 °C and a
-# display case near -5 °C, a 5 HP compressor draws ~15 A and a 2 HP one ~6 A. Low-temp
-# units get lower suction and low-side pressure (lower saturation temperature); suction sits
-# one superheat above the evaporator; pressure ratios stay in the 3–8 of §10.3. Vibration
-# varies less than the generic 0.8 mm/s so that a healthy compressor stays well below the
-# streaming rule's 3 × its 24 h mean.
-_MODELS = ("WF-5HP", "WC-3HP", "DC-2HP", "DF-3HP")
-# (mean, std) per sensor and model:  WF-5HP     WC-3HP     DC-2HP     DF-3HP
-_BASELINES: dict[str, tuple[tuple[float, float], ...]] = {
-    "temperature_evaporator": ((-20.0, 2.5), (-6.5, 2.5), (-5.0, 2.0), (-28.0, 2.5)),
-    "temperature_condenser": ((42.0, 4.0), (40.0, 4.0), (40.0, 4.0), (41.0, 4.0)),
-    "temperature_ambient": ((22.0, 4.0), (22.0, 4.0), (21.0, 3.0), (21.0, 3.0)),
-    "temperature_discharge": ((78.0, 8.0), (68.0, 7.0), (68.0, 6.0), (78.0, 8.0)),
-    "temperature_suction": ((-12.0, 3.0), (0.0, 3.0), (2.0, 3.0), (-20.0, 3.0)),
-    "pressure_high_side": ((1600.0, 150.0), (1450.0, 140.0), (1400.0, 130.0), (1400.0, 140.0)),
-    "pressure_low_side": ((220.0, 25.0), (400.0, 35.0), (420.0, 35.0), (180.0, 20.0)),
-    "current_compressor": ((15.0, 2.0), (10.0, 1.6), (6.0, 1.0), (9.0, 1.4)),
-    "vibration_compressor": ((3.2, 0.6), (2.8, 0.5), (2.4, 0.45), (2.6, 0.5)),
-    "humidity": ((50.0, 10.0), (58.0, 10.0), (48.0, 10.0), (42.0, 10.0)),
-    "superheat": ((8.0, 2.0), (7.0, 2.0), (7.0, 2.0), (8.0, 2.0)),
-    "subcooling": ((5.0, 1.5), (6.0, 1.5), (5.0, 1.5), (5.0, 1.5)),
-}
-
-
-def _baseline(model: str) -> dict[str, tuple[float, float]]:
-    """Return one model's column of the baseline table, checked against the catalogue."""
-    if set(_BASELINES) != set(NUMERIC_SENSORS):
-        raise ValueError(f"the baseline table must cover exactly {NUMERIC_SENSORS}")
-    return {sensor: _BASELINES[sensor][_MODELS.index(model)] for sensor in NUMERIC_SENSORS}
-
-
-PROFILES: dict[str, EquipmentProfile] = {
-    "WF-5HP": EquipmentProfile(
-        model="WF-5HP",
-        description="Walk-in freezer, 5 HP condensing unit",
-        kind="walk_in",
-        horsepower=5.0,
-        baseline=_baseline("WF-5HP"),
-        door_openings_per_h=1.2,
-        door_duration_min=(2, 3),
-    ),
-    "WC-3HP": EquipmentProfile(
-        model="WC-3HP",
-        description="Walk-in cooler, 3 HP condensing unit",
-        kind="walk_in",
-        horsepower=3.0,
-        baseline=_baseline("WC-3HP"),
-        door_openings_per_h=1.2,
-        door_duration_min=(2, 3),
-    ),
-    "DC-2HP": EquipmentProfile(
-        model="DC-2HP",
-        description="Medium-temperature display case, 2 HP",
-        kind="display_case",
-        horsepower=2.0,
-        baseline=_baseline("DC-2HP"),
-        door_openings_per_h=2.0,
-        door_duration_min=(1, 2),
-        climate_exposure=0.4,
-    ),
-    "DF-3HP": EquipmentProfile(
-        model="DF-3HP",
-        description="Low-temperature display freezer, 3 HP",
-        kind="display_case",
-        horsepower=3.0,
-        baseline=_baseline("DF-3HP"),
-        door_openings_per_h=2.0,
-        door_duration_min=(1, 2),
-        climate_exposure=0.4,
-    ),
-}
-
 # Which equipment a site of each type runs, as (model, weight).
 _EQUIPMENT_MIX: dict[str, tuple[tuple[str, float], ...]] = {
     "store": (("DC-2HP", 0.45), ("DF-3HP", 0.25), ("WC-3HP", 0.18), ("WF-5HP", 0.12)),
@@ -195,29 +109,35 @@ _CHAINS = ("FreshMart", "GreenGrocer", "ColdChain Logistics", "Harvest Foods", "
 _STREETS = ("Main", "Oak", "Maple", "Commerce", "Market", "Industrial", "Harbor", "Lake")
 _INSTALL_FIRST = date(2012, 1, 1)
 _INSTALL_LAST = date(2025, 12, 31)
-_NO_VIBRATION_SHARE = 0.10
-_NUDGE_STD_SHARE = 0.10  # spec §6: each device's baseline is nudged by 10 % of its std
-# How condenser-side sensors follow a warmer or cooler ambient (per °C of ambient offset).
-_CLIMATE_COUPLING = {
-    "temperature_condenser": 0.6,
-    "temperature_discharge": 0.5,
-    "pressure_high_side": 15.0,
-}
+# Older units were sold without some sensors and never got them: the oldest lack both
+# vibration and humidity, the next lack one of them.
+_NO_BOTH_SHARE = 0.04
+_NO_VIBRATION_SHARE = 0.06
+_NO_HUMIDITY_SHARE = 0.06
+_PARAMS_STREAM = 0x5EED_F1EE7
 
 
 @dataclass(frozen=True)
 class SiteSpec:
+    """One site; the fields after `site_type` describe its weather (simulator-private)."""
+
     site_id: str
     site_name: str
     address: str
     region: str
     climate_zone: str
     site_type: str
+    utc_offset_h: int = 0
+    outdoor_mean_c: float = 20.0
+    daily_amplitude_k: float = 5.0
+    store_air_c: float = 21.0
+    room_rh_pct: float = 45.0
+    weather_key: int = 0
 
 
 @dataclass(frozen=True)
 class DeviceSpec:
-    """One device; the fields after `sensors` are simulator-private parameters."""
+    """One device; `physics`, `utc_offset_h` and `noise_key` are simulator-private."""
 
     device_id: str
     site_id: str
@@ -227,13 +147,7 @@ class DeviceSpec:
     install_date: date
     firmware_version: str
     sensors: tuple[str, ...]
-    baseline_mean: tuple[float, ...]  # per NUMERIC_SENSORS, nudged and climate-adjusted
-    baseline_std: tuple[float, ...]  # per NUMERIC_SENSORS
-    defrost_interval_min: int
-    defrost_phase_min: int  # defrost cycles start at epoch minutes ≡ phase (mod interval)
-    defrost_duration_min: int  # before a per-cycle jitter of at most ±3 min
-    defrost_termination_c: float
-    door_openings_per_h: float
+    physics: DeviceParams
     utc_offset_h: int
     noise_key: int  # 63-bit key for counter-based randomness
 
@@ -247,13 +161,29 @@ class DeviceSpec:
         """Return the equipment profile of this device."""
         return PROFILES[self.equipment_model]
 
-    def mean(self, sensor: str) -> float:
-        """Return the device's baseline mean of a numeric sensor."""
-        return self.baseline_mean[NUMERIC_SENSORS.index(sensor)]
+    @property
+    def safe_limit_c(self) -> float:
+        """Return the box-air temperature above which its product is at risk."""
+        return self.profile.safe_limit_c
 
-    def std(self, sensor: str) -> float:
-        """Return the device's baseline standard deviation of a numeric sensor."""
-        return self.baseline_std[NUMERIC_SENSORS.index(sensor)]
+    @property
+    def defrost_kind(self) -> DefrostKind:
+        """Return how this device defrosts."""
+        return DefrostKind(int(self.physics.defrost_kind))
+
+    @property
+    def defrost_interval_min(self) -> int:
+        """Return the minutes between scheduled defrosts (0 when it never defrosts)."""
+        return int(self.physics.defrost_interval_min)
+
+    def defrost_starts(self, start_min: int, end_min: int) -> list[int]:
+        """Return the epoch minutes in [start_min, end_min) at which a defrost is scheduled."""
+        interval = self.defrost_interval_min
+        if interval == 0:
+            return []
+        phase = int(self.physics.defrost_phase_min)
+        first = start_min + (phase - start_min) % interval
+        return list(range(first, end_min, interval))
 
     def has(self, sensor: str) -> bool:
         """Return whether the device carries this sensor."""
@@ -269,9 +199,17 @@ class FleetLayout:
         """Return the device with this id."""
         return self._by_id[device_id]
 
+    def site(self, site_id: str) -> SiteSpec:
+        """Return the site with this id."""
+        return self._sites_by_id[site_id]
+
     @cached_property
     def _by_id(self) -> dict[str, DeviceSpec]:
         return {device.device_id: device for device in self.devices}
+
+    @cached_property
+    def _sites_by_id(self) -> dict[str, SiteSpec]:
+        return {site.site_id: site for site in self.sites}
 
     def cohorts(self) -> dict[tuple[str, str], list[str]]:
         """Group device ids by (equipment_model, climate_zone)."""
@@ -279,6 +217,10 @@ class FleetLayout:
         for device in self.devices:
             groups.setdefault(device.cohort, []).append(device.device_id)
         return groups
+
+    def devices_at(self, site_id: str) -> list[DeviceSpec]:
+        """Return the devices of one site."""
+        return [d for d in self.devices if d.site_id == site_id]
 
 
 def epoch_minute(moment: datetime) -> int:
@@ -293,12 +235,6 @@ def minute_datetime(minute: int) -> datetime:
     return EPOCH + timedelta(minutes=int(minute))
 
 
-def defrost_cycle_start(device: DeviceSpec, minute: int) -> int:
-    """Return the epoch minute at which the device's scheduled cycle containing `minute` began."""
-    offset = (minute - device.defrost_phase_min) % device.defrost_interval_min
-    return minute - offset
-
-
 def make_fleet(n_devices: int, *, seed: int, devices_per_site: int = 20) -> FleetLayout:
     """Lay out a deterministic fleet of sites and devices for a seed."""
     if n_devices < 0 or devices_per_site < 1:
@@ -308,13 +244,37 @@ def make_fleet(n_devices: int, *, seed: int, devices_per_site: int = 20) -> Flee
     sizes = [len(a) for a in np.array_split(np.arange(n_devices), len(sites))] if sites else []
     numbers = _unique_numbers(rng, n_devices, 10**8)
     install = _install_dates(rng, n_devices)
-    no_vibration = _oldest(install, round(_NO_VIBRATION_SHARE * n_devices))
-    devices: list[DeviceSpec] = []
-    for site, size in zip(sites, sizes, strict=True):
-        for _ in range(size):
-            i = len(devices)
-            devices.append(_make_device(rng, site, int(numbers[i]), install[i], i in no_vibration))
-    return FleetLayout(sites=tuple(sites), devices=tuple(devices))
+    lacking = _lacking_sensors(install)
+    site_of = [site for site, size in zip(sites, sizes, strict=True) for _ in range(size)]
+    models = [_equipment(rng, site) for site in site_of]
+    firmware = [_firmware(rng, installed) for installed in install]
+    noise_keys = rng.integers(0, 2**63 - 1, n_devices)
+    # Physical parameters come from their own stream, so the layout above stays the same
+    # when the parameter ranges are tuned.
+    params = draw_params(
+        np.random.default_rng([seed & (2**63 - 1), _PARAMS_STREAM]),
+        [PROFILES[m] for m in models],
+        np.array([s.outdoor_mean_c for s in site_of]),
+        np.array([s.store_air_c for s in site_of]),
+        np.array([s.room_rh_pct for s in site_of]),
+    )
+    devices = tuple(
+        DeviceSpec(
+            device_id=f"REF-{site.region}-{int(numbers[i]):08d}",
+            site_id=site.site_id,
+            region=site.region,
+            climate_zone=site.climate_zone,
+            equipment_model=models[i],
+            install_date=install[i],
+            firmware_version=firmware[i],
+            sensors=tuple(s for s in SENSOR_NAMES if s not in lacking.get(i, ())),
+            physics=params[i],
+            utc_offset_h=site.utc_offset_h,
+            noise_key=int(noise_keys[i]),
+        )
+        for i, site in enumerate(site_of)
+    )
+    return FleetLayout(sites=tuple(sites), devices=devices)
 
 
 def _site_count(n_devices: int, devices_per_site: int) -> int:
@@ -346,10 +306,11 @@ def _make_sites(rng: np.random.Generator, n_sites: int) -> list[SiteSpec]:
 
 
 def _make_site(rng: np.random.Generator, city: City, number: int, site_type: str) -> SiteSpec:
-    """Build one site in a city."""
+    """Build one site in a city, with its weather."""
     chain = _CHAINS[int(rng.integers(0, len(_CHAINS)))]
     label = {"store": "", "warehouse": " Warehouse", "distribution_center": " DC"}[site_type]
     street = _STREETS[int(rng.integers(0, len(_STREETS)))]
+    climate = CLIMATES[city.climate_zone]
     return SiteSpec(
         site_id=f"SITE-US-{city.code}-{number:04d}",
         site_name=f"{chain}{label} #{number} {city.name}",
@@ -357,7 +318,20 @@ def _make_site(rng: np.random.Generator, city: City, number: int, site_type: str
         region=city.region,
         climate_zone=city.climate_zone,
         site_type=site_type,
+        utc_offset_h=REGION_UTC_OFFSET_H[city.region],
+        outdoor_mean_c=round(float(rng.uniform(*climate.outdoor_mean_c)), 2),
+        daily_amplitude_k=round(float(rng.uniform(*climate.daily_amplitude_k)), 2),
+        store_air_c=round(float(rng.uniform(20.0, 23.0)), 2),
+        room_rh_pct=round(float(rng.uniform(*climate.room_rh_pct)), 1),
+        weather_key=int(rng.integers(0, 2**63 - 1)),
     )
+
+
+def _equipment(rng: np.random.Generator, site: SiteSpec) -> str:
+    """Draw the equipment model of one device at a site."""
+    mix = _EQUIPMENT_MIX[site.site_type]
+    weights = np.array([w for _, w in mix])
+    return mix[int(rng.choice(len(mix), p=weights / weights.sum()))][0]
 
 
 def _unique_numbers(rng: np.random.Generator, n: int, high: int) -> np.ndarray:
@@ -376,64 +350,25 @@ def _install_dates(rng: np.random.Generator, n: int) -> list[date]:
     return [_INSTALL_FIRST + timedelta(days=int(d)) for d in rng.integers(0, span + 1, n)]
 
 
-def _oldest(install: Sequence[date], count: int) -> set[int]:
-    """Return the indices of the `count` earliest install dates."""
-    order = sorted(range(len(install)), key=lambda i: (install[i], i))
-    return set(order[:count])
+def _lacking_sensors(install: Sequence[date]) -> dict[int, tuple[str, ...]]:
+    """Return, by device index, the sensors the oldest units were built without."""
+    n = len(install)
+    order = sorted(range(n), key=lambda i: (install[i], i))
+    both = round(_NO_BOTH_SHARE * n)
+    vibration = both + round(_NO_VIBRATION_SHARE * n)
+    humidity = vibration + round(_NO_HUMIDITY_SHARE * n)
+    lacking: dict[int, tuple[str, ...]] = {}
+    for rank, i in enumerate(order[:humidity]):
+        if rank < both:
+            lacking[i] = (VIBRATION, HUMIDITY)
+        elif rank < vibration:
+            lacking[i] = (VIBRATION,)
+        else:
+            lacking[i] = (HUMIDITY,)
+    return lacking
 
 
 def _firmware(rng: np.random.Generator, installed: date) -> str:
     """Return a firmware version; older units run older major versions."""
     major = 2 if installed.year < 2016 else 3 if installed.year < 2020 else 4
     return f"{major}.{int(rng.integers(0, 10))}.{int(rng.integers(0, 20))}"
-
-
-def _make_device(
-    rng: np.random.Generator, site: SiteSpec, number: int, installed: date, no_vibration: bool
-) -> DeviceSpec:
-    """Build one device at a site with its private simulation parameters."""
-    mix = _EQUIPMENT_MIX[site.site_type]
-    weights = np.array([w for _, w in mix])
-    profile = PROFILES[mix[int(rng.choice(len(mix), p=weights / weights.sum()))][0]]
-    # Controllers set the interval in half-hour steps.
-    lo_h, hi_h = profile.defrost_interval_h
-    interval = int(rng.choice(np.arange(round(lo_h * 60), round(hi_h * 60) + 1, 30)))
-    lo, hi = profile.defrost_duration_min
-    sensors = tuple(s for s in SENSOR_NAMES if not (no_vibration and s == VIBRATION))
-    return DeviceSpec(
-        device_id=f"REF-{site.region}-{number:08d}",
-        site_id=site.site_id,
-        region=site.region,
-        climate_zone=site.climate_zone,
-        equipment_model=profile.model,
-        install_date=installed,
-        firmware_version=_firmware(rng, installed),
-        sensors=sensors,
-        baseline_mean=_device_means(rng, profile, CLIMATES[site.climate_zone]),
-        baseline_std=tuple(profile.std(s) for s in NUMERIC_SENSORS),
-        defrost_interval_min=interval,
-        defrost_phase_min=int(rng.integers(0, interval)),
-        # Leave room for the ±3 min per-cycle jitter inside the profile's range.
-        defrost_duration_min=int(rng.integers(lo + 3, hi - 3 + 1)),
-        defrost_termination_c=round(float(rng.uniform(*profile.defrost_termination_c)), 1),
-        door_openings_per_h=profile.door_openings_per_h * float(rng.uniform(0.85, 1.15)),
-        utc_offset_h=REGION_UTC_OFFSET_H[site.region],
-        noise_key=int(rng.integers(0, 2**63 - 1)),
-    )
-
-
-def _device_means(
-    rng: np.random.Generator, profile: EquipmentProfile, climate: ClimateZone
-) -> tuple[float, ...]:
-    """Nudge the profile means by 10 % of their std and shift them for the climate zone."""
-    ambient_shift = climate.ambient_offset_c * profile.climate_exposure
-    means = []
-    for sensor in NUMERIC_SENSORS:
-        mean = profile.mean(sensor) + _NUDGE_STD_SHARE * profile.std(sensor) * rng.normal()
-        if sensor == "temperature_ambient":
-            mean += ambient_shift
-        elif sensor == "humidity":
-            mean += climate.humidity_offset_pct * profile.climate_exposure
-        mean += _CLIMATE_COUPLING.get(sensor, 0.0) * ambient_shift
-        means.append(round(float(mean), 3))
-    return tuple(means)

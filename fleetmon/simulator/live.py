@@ -1,4 +1,9 @@
-"""Stream a simulated fleet live through the HTTP ingest API, minute by minute."""
+"""Stream a simulated fleet live through the HTTP ingest API, minute by minute.
+
+The generator keeps its state between frames, so each minute costs only that minute's
+physics. The first minute of a fresh process simulates from the fleet's stored origin up
+to now once, so the live readings continue the backfilled history's trajectory.
+"""
 
 import logging
 import time

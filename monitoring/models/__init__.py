@@ -1,5 +1,6 @@
 """Monitoring tables, one module per area; every model is re-exported here for Django."""
 
+from monitoring.models.detection import *  # noqa: F403
 from monitoring.models.drift import *  # noqa: F403
 from monitoring.models.infra import *  # noqa: F403
 from monitoring.models.loop import *  # noqa: F403

@@ -257,6 +257,15 @@ def _verdict(
     failures += [
         f"canary run {r['run_id']}: " + "; ".join(r["failures"]) for r in reports if not r["passed"]
     ]
+    detection = candidate.validation.get("detection")
+    if reference is not None and settings.FLEETMON_DETECTION_GATE_ENABLED:
+        if detection is None:
+            if timed_out:
+                failures.append(f"no detection gate result within {canary_timeout()}")
+            elif not failures:
+                return None  # the gate's replays take minutes; wait for them
+        elif not detection["passed"]:
+            failures.append("detection: " + "; ".join(detection["failures"]))
     if failures:
         return False, failures, details
     if reference is not None and len(reports) < needed:

@@ -83,11 +83,16 @@ class ReadingBatch:
 
 @dataclass(frozen=True)
 class Limits:
-    """The knobs of the contract that are settings rather than constants."""
+    """The knobs of the contract that are settings rather than constants.
+
+    `clock_drift` None trusts every device clock: a backfill of recorded history, whose
+    readings are old on purpose, keeps its device timestamps (future ones are refused
+    before the contract runs, by `refuse_future`).
+    """
 
     low: np.ndarray = field(default_factory=lambda: _bounds("low"))
     high: np.ndarray = field(default_factory=lambda: _bounds("high"))
-    clock_drift: timedelta = timedelta(hours=24)
+    clock_drift: timedelta | None = timedelta(hours=24)
 
     def with_range(self, sensor: str, low: float, high: float) -> Limits:
         lo, hi = self.low.copy(), self.high.copy()
@@ -259,8 +264,42 @@ def batch_from_frame(frame: pd.DataFrame) -> ReadingBatch:
 
 def clock_drifted(batch: ReadingBatch, ingested_at: np.datetime64, limits: Limits) -> np.ndarray:
     """Rows whose device clock is further from the ingestion time than the limit."""
+    if limits.clock_drift is None:
+        return np.zeros(len(batch), dtype=bool)
     limit = np.timedelta64(int(limits.clock_drift.total_seconds() * 1e6), "us")
     return np.abs(batch.timestamp_device - ingested_at) > limit
+
+
+def refuse_future(
+    batch: ReadingBatch, *, ingested_at: datetime, tolerance: timedelta
+) -> tuple[ReadingBatch, list[RowError]]:
+    """Split off rows stamped more than `tolerance` after `ingested_at`, each as a row error.
+
+    A backfill trusts device clocks, so a reading from the future cannot be stored at its
+    own time (it would sit ahead of every live reading) nor moved to the load time (that is
+    what trusting the clock rules out): it is refused and named.
+    """
+    at = np.datetime64(ingested_at.astimezone(UTC).replace(tzinfo=None), "us")
+    limit = at + np.timedelta64(int(tolerance.total_seconds() * 1e6), "us")
+    future = batch.timestamp_device > limit
+    if not future.any():
+        return batch, []
+    load_time = np.datetime_as_string(at, unit="s")
+    errors = [
+        RowError(
+            int(index),
+            "timestamp",
+            f"in the future: {np.datetime_as_string(stamp, unit='s')}Z is more than "
+            f"{_minutes(tolerance)} after the load time {load_time}Z",
+        )
+        for index, stamp in zip(batch.index[future], batch.timestamp_device[future], strict=True)
+    ]
+    return batch.take(np.flatnonzero(~future)), errors
+
+
+def _minutes(span: timedelta) -> str:
+    minutes = span.total_seconds() / 60
+    return f"{minutes:g} min"
 
 
 def timestamps_utc(batch: ReadingBatch, ingested_at: np.datetime64, limits: Limits) -> np.ndarray:
@@ -298,7 +337,8 @@ def check_batch(
     2. Unknown devices (not in `registry`) go to quarantine, flagged DEVICE_UNKNOWN.
     3. Out-of-range values become null, flagged RANGE_VIOLATION; negative superheat is
        kept and flagged NEGATIVE_SUPERHEAT.
-    4. A device clock more than `limits.clock_drift` off: ingestion time, CLOCK_DRIFT.
+    4. A device clock more than `limits.clock_drift` off: ingestion time, CLOCK_DRIFT
+       (never when `limits.clock_drift` is None: a backfill trusts device clocks).
     5. A sensor the device has reported (its `registry` mask, grown by earlier rows of the
        batch) arriving null: SENSOR_GAP.
     6. Known devices' rows with every sensor null after step 3 go to the dead letter.

@@ -135,6 +135,11 @@ class Detector(ABC):
     allows_missing: ClassVar[bool] = False
     # Whether `score` demands a prior `fit` (the rules fallback has nothing to learn).
     requires_fit: ClassVar[bool] = True
+    # Whether contributor scores carry a sign (which way each feature moved).
+    signed_contributors: ClassVar[bool] = False
+    # Whether the first contributor tells one alert from another (D6). A trend's leading
+    # quantity changes hour by hour while one fault develops, so its alerts dedup by device.
+    dedup_by_contributor: ClassVar[bool] = True
 
     def __init__(
         self,

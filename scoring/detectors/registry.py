@@ -6,7 +6,8 @@ from scoring.detectors.base import Detector
 from scoring.detectors.cohort import CohortIsolationForestDetector
 from scoring.detectors.isolation_forest import IsolationForestDetector
 from scoring.detectors.rules import RulesFallbackDetector
-from scoring.detectors.statistical import DailyBaselineDetector, StatisticalBaselineDetector
+from scoring.detectors.statistical import StatisticalBaselineDetector
+from scoring.detectors.trend import DailyBaselineDetector
 
 DETECTORS: dict[str, type[Detector]] = {
     cls.kind: cls

@@ -1,11 +1,19 @@
-"""Rules-based fallback (domain §4.5): fixed limits on four features, flag only.
+"""Rules-based fallback (domain §4.5): limits on four features, flag only.
 
 Django-free. Used when the model scorers are down or their scores are stale, so it must work
 on poor data: a missing (NaN) input simply does not fire its rule, and nothing needs fitting.
+
+The §4.5 limits (evaporator mean > 0 °C, ...) are the params' defaults. They suit no
+equipment in particular: a medium-temperature case whose coil runs near 0 °C would be
+flagged in every window. So a frame may carry per-row limits in the `LIMIT_COLUMNS`
+(filled by the caller from each device's equipment profile, `limits_from_ranges`); where
+such a column holds a number it replaces the param for that row, and NaN keeps the param.
+The detector itself never looks anything up.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -22,16 +30,50 @@ class Rule:
     feature: str
     param: str
     above: bool  # True: fire when value > limit; False: fire when value < limit
+    sensor: str  # whose normal operating range gives a per-device limit
     temperature: bool = False  # suppressed during defrost (D10)
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("temp_evaporator_mean", "temp_evaporator_mean_above", above=True, temperature=True),
-    Rule("vibration_compressor_max", "vibration_compressor_max_above", above=True),
-    Rule("pressure_low_mean", "pressure_low_mean_below", above=False),
-    Rule("current_compressor_max", "current_compressor_max_above", above=True),
+    Rule(
+        "temp_evaporator_mean",
+        "temp_evaporator_mean_above",
+        above=True,
+        sensor="temperature_evaporator",
+        temperature=True,
+    ),
+    Rule(
+        "vibration_compressor_max",
+        "vibration_compressor_max_above",
+        above=True,
+        sensor="vibration_compressor",
+    ),
+    Rule("pressure_low_mean", "pressure_low_mean_below", above=False, sensor="pressure_low_side"),
+    Rule(
+        "current_compressor_max",
+        "current_compressor_max_above",
+        above=True,
+        sensor="current_compressor",
+    ),
 )
 DEFROST_FEATURE = "defrost_active_fraction"
+# Optional per-row limits a frame may carry, one per rule: NaN keeps the param's limit.
+LIMIT_COLUMNS: dict[str, str] = {rule.param: f"limit_{rule.param}" for rule in RULES}
+
+
+def limits_from_ranges(ranges: Mapping[str, tuple[float, float]]) -> dict[str, float]:
+    """Return rule limits from normal operating ranges {sensor: (low, high)}.
+
+    A window is past a rule when its mean (or max) leaves the sensor's normal range: the
+    high end for rules that fire above, the low end for the low-side pressure rule. Sensors
+    without a range keep the §4.5 default.
+    """
+    limits = {}
+    for rule in RULES:
+        bounds = ranges.get(rule.sensor)
+        if bounds is not None:
+            limits[rule.param] = float(bounds[1] if rule.above else bounds[0])
+    return limits
 
 
 class RulesFallbackDetector(Detector):
@@ -88,7 +130,7 @@ class RulesFallbackDetector(Detector):
             # NaN > 0 is False: unknown defrost state does not suppress the rule.
             defrosting = values[:, column[DEFROST_FEATURE]] > 0
         for rule in RULES:
-            limit = float(self.params[rule.param])
+            limit = self._limits(frame, rule)
             x = values[:, column[rule.feature]]
             past = x - limit if rule.above else limit - x
             # Strictly past the limit; NaN comparisons are False, so a missing value never fires.
@@ -96,10 +138,25 @@ class RulesFallbackDetector(Detector):
             if rule.temperature:
                 fired &= ~defrosting
             # Relative to the limit (a 0 °C limit would divide by zero: use 1 unit instead).
-            relative = np.minimum(past[fired] / max(abs(limit), 1.0), Z_CAP)
-            excess[fired, column[rule.feature]] = relative
+            scale = np.maximum(np.abs(limit[fired]), 1.0)
+            excess[fired, column[rule.feature]] = np.minimum(past[fired] / scale, Z_CAP)
         fired_count = (excess > 0).sum(axis=1).astype("float64")
         return fired_count, np.zeros(len(values)), fired_count > 0, excess
+
+    def _limits(self, frame: pd.DataFrame, rule: Rule) -> np.ndarray:
+        """Return each row's limit for `rule`: its own limit column where set, else the param."""
+        default = float(self.params[rule.param])
+        name = LIMIT_COLUMNS[rule.param]
+        if name not in frame:
+            return np.full(len(frame), default)
+        try:
+            own = frame[name].to_numpy(dtype="float64", na_value=np.nan)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{self.kind}: {name} must be numeric: {exc}") from exc
+        # An infinite limit would silence its rule for good; it is a caller's bug, not a value.
+        if np.isinf(own).any():
+            raise ValueError(f"{self.kind}: {name} holds an infinite limit")
+        return np.where(np.isnan(own), default, own)
 
     def _contributors(self, z: np.ndarray) -> tuple[list[list[str]], list[list[float]]]:
         """Return only the features whose rule fired, furthest past its limit first."""

@@ -130,9 +130,13 @@ class StatisticalBaselineDetector(Detector):
         out[:, columns] = np.log1p(np.clip(out[:, columns], 0, None))
         return out
 
+    def _prepared(self, frame: pd.DataFrame, values: np.ndarray) -> np.ndarray:
+        """Return the values the baselines are kept on (spreads on a log scale)."""
+        return self._log_spreads(values)
+
     def _fit(self, frame: pd.DataFrame, values: np.ndarray) -> None:
         """Compute device, cohort and fleet baselines (mean, std) per feature and mode."""
-        values = self._log_spreads(values)
+        values = self._prepared(frame, values)
         table = pd.DataFrame(values, columns=list(self.feature_names))
         modes = _modes(frame)
         devices = pd.Series(_keyed(frame["device_id"].astype(str), modes), dtype=object)
@@ -157,33 +161,26 @@ class StatisticalBaselineDetector(Detector):
             values.std(axis=0, ddof=1) if len(values) > 1 else np.zeros(len(values[0]))
         )
 
-    def _score(
-        self, frame: pd.DataFrame, values: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Return max |z| over features, its calibrated score, the flag and the |z| matrix."""
+    def _expected(self, frame: pd.DataFrame, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return each row's baseline (mean, std) per feature: its device's own, else its
+        cohort's, else the fleet's, for the row's operating mode."""
         assert self._devices is not None and self._cohorts is not None
-        values = self._log_spreads(values)
         modes = _modes(frame)
-        mean = np.tile(self._fleet_mean, (len(values), 1))
-        std = np.tile(self._fleet_std, (len(values), 1))
+        mean = np.tile(self._fleet_mean, (n, 1))
+        std = np.tile(self._fleet_std, (n, 1))
         # Most specific last: device overrides cohort, which overrides fleet.
         self._fleet.fill(modes.astype(object), mean, std)
         self._cohorts.fill(_keyed(cohort_keys(frame["cohort_id"]), modes), mean, std)
         self._devices.fill(_keyed(frame["device_id"].astype(str), modes), mean, std)
+        return mean, std
+
+    def _score(
+        self, frame: pd.DataFrame, values: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Return max |z| over features, its calibrated score, the flag and the |z| matrix."""
+        values = self._prepared(frame, values)
+        mean, std = self._expected(frame, len(values))
         z = z_scores(values, mean, std)
         raw = z.max(axis=1) if z.size else np.zeros(len(values))
         score = -np.expm1(-((raw / self.scale) ** 2))
         return raw, score, score > self.threshold, z
-
-
-class DailyBaselineDetector(StatisticalBaselineDetector):
-    """The same per-device baseline over daily windows, scored once a day: slow drifts.
-
-    A +0.2 °C/h evaporator drift hides inside the hours-long swings of 15-minute windows for
-    a day or more, but a day's mean is several times steadier, so the device's past days
-    show it (tests/scoring/test_drift_detection.py). Its device baselines need
-    `min_device_windows` days of history; until then the cohort's stand in.
-    """
-
-    kind: ClassVar[str] = "daily_baseline"
-    window_minutes: ClassVar[int] = 1440

@@ -20,9 +20,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from fleetmon.registry.models import Device
+from fleetmon.registry.profiles import profiles_for_devices
 from scoring.artifacts import artifact_load
 from scoring.detectors.base import Detector
 from scoring.detectors.registry import detector_for
+from scoring.detectors.rules import LIMIT_COLUMNS, limits_from_ranges
 from scoring.model_input import impute
 from scoring.models import ModelRole, ModelVersion, RunStatus, ScoringRun, ScoringShard
 from scoring.selectors import active_device_ids, feature_history, scoring_features
@@ -204,6 +206,8 @@ def _score_and_write(shard: ScoringShard) -> tuple[int, int, int]:
         ready = eligible
     else:
         ready = _impute_latest(eligible, version, run)
+    if version.kind == "rules_fallback":
+        ready = _with_profile_limits(ready)
     result = detector.score(ready) if len(ready) else None
     _heartbeat(shard)
     written = _write_scores(shard, ready, result)
@@ -236,6 +240,25 @@ def _impute_latest(eligible, version: ModelVersion, run: ScoringRun):
         frame = pd.concat([history, eligible], ignore_index=True)
     filled, _ = impute(frame, features, cohort_medians=version.cohort_medians)
     return filled[filled["window_end"] == run.window_end]
+
+
+def _with_profile_limits(frame: pd.DataFrame) -> pd.DataFrame:
+    """Give each window the rules fallback's limits from its device's equipment profile.
+
+    A medium-temperature case runs its coil near 0 °C; §4.5's fleet-wide 0 °C limit would
+    flag it in every window. Devices without a profile keep the §4.5 limits (NaN).
+    """
+    if frame.empty:
+        return frame
+    profiles = profiles_for_devices(device_ids=frame["device_id"].tolist())
+    limits = {d: limits_from_ranges(p.normal_ranges) for d, p in profiles.items() if p}
+    nan = float("nan")
+    return frame.assign(
+        **{
+            column: [limits.get(d, {}).get(param, nan) for d in frame["device_id"]]
+            for param, column in LIMIT_COLUMNS.items()
+        }
+    )
 
 
 def _active_in_range(shard: ScoringShard) -> int:

@@ -10,9 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from scoring.artifacts import artifact_save
-from scoring.detectors.base import FORMAT_VERSION
+from scoring.detectors.base import FORMAT_VERSION, Detector
 from scoring.detectors.registry import detector_for
-from scoring.model_input import compute_cohort_medians, impute
+from scoring.model_input import compute_fill_values, impute, observed_features
 from scoring.models import FeatureBaseline, ModelRole, ModelVersion, ModelVersionEvent
 from scoring.selectors import training_features
 
@@ -20,8 +20,6 @@ logger = logging.getLogger(__name__)
 
 # Domain §4.3: the cohort model scores per cohort; the others are fleet models.
 GRANULARITY = {"cohort_isolation_forest": "cohort"}
-# [TRAIN]: the build fails when the validation anomaly rate leaves this band.
-VALIDATION_RATE_BAND = (0.005, 0.20)
 BASELINE_QUANTILES = {"p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
 
 
@@ -43,10 +41,15 @@ def model_train(
     1. Temporal split (domain §10.1): validation windows are the last
        FLEETMON_VALIDATION_HOURS; training windows end at least FLEETMON_TRAINING_GAP_HOURS
        before the validation windows start, never a random split.
-    2. Rows are filtered by the [TRAIN] quality rules and imputed as model input (C4).
-    3. The detector is fitted; its validation anomaly rate must be within 0.5-20 %.
+    2. Rows are filtered by the [TRAIN] quality rules and imputed as model input (C4); a
+       feature no training window has (a sensor nobody in the fleet reports) is left out,
+       and one a cohort lacks gets the fleet median (`scoring.model_input`).
+    3. The detector is fitted; it may flag at most FLEETMON_VALIDATION_MAX_RATE of the
+       validation windows. A quiet model is not refused here: whether it still sees real
+       faults is the regression set's known-anomaly gate (scoring.services.validation).
     4. The fitted detector is written as an artifact; the version, its training statistics
-       and its feature baselines go into the registry as a draft.
+       and its feature baselines go into the registry as a draft, and the regression set
+       (when built) is scored.
     """
     now = now or timezone.now()
     detector_class = detector_for(kind)
@@ -65,16 +68,23 @@ def model_train(
     )
     train = rows[rows["window_end"] <= train_end]
     validation = rows[rows["window_start"] >= validation_start]
-    if len(train) < settings.FLEETMON_TRAINING_MIN_ROWS:
+    minimum = settings.FLEETMON_TRAINING_MIN_ROWS
+    if len(train) < minimum:
         raise TrainingFailed(
             f"only {len(train)} usable training windows of {window_minutes} min ending before "
-            f"{train_end:%Y-%m-%d %H:%M}; need {settings.FLEETMON_TRAINING_MIN_ROWS}"
+            f"{train_end:%Y-%m-%d %H:%M}; need {minimum}"
         )
-    detector = detector_class(params=params, threshold=threshold)
-    features = list(detector.feature_names)
-    train_input, _ = impute(train, features)
-    medians = compute_cohort_medians(train, features)
-    detector.fit(train_input)
+    features = _trainable_features(detector_class, train)
+    detector = detector_class(feature_names=features, params=params, threshold=threshold)
+    medians = compute_fill_values(train, features)
+    train_input, _ = impute(train, features, cohort_medians=medians)
+    if len(train_input) < minimum:
+        raise TrainingFailed(
+            f"only {len(train_input)} of {len(train)} training windows of {window_minutes} min "
+            f"are complete after imputation; need {minimum}"
+        )
+    null_rates = {name: float(train[name].isna().mean()) for name in features}
+    detector.fit(train_input, null_rates=null_rates)
 
     validation_rate = None
     if len(validation):
@@ -82,12 +92,12 @@ def model_train(
         if len(validation_input):
             result = detector.score(validation_input)
             validation_rate = float(np.mean(result.anomaly_flag))
-    if kind != "rules_fallback" and validation_rate is not None:
-        low, high = VALIDATION_RATE_BAND
-        if not low <= validation_rate <= high:
-            raise TrainingFailed(
-                f"validation anomaly rate {validation_rate:.1%} is outside {low:.1%}-{high:.0%}"
-            )
+    limit = settings.FLEETMON_VALIDATION_MAX_RATE
+    if kind != "rules_fallback" and validation_rate is not None and validation_rate > limit:
+        raise TrainingFailed(
+            f"validation anomaly rate {validation_rate:.1%} is above the {limit:.1%} limit "
+            "(FLEETMON_VALIDATION_MAX_RATE): the model flags too many healthy windows"
+        )
     version = _register(
         detector=detector,
         actor=actor,
@@ -103,6 +113,25 @@ def model_train(
     if not regression_frame().empty:
         regression_evaluate(version=version)
     return version
+
+
+def _trainable_features(detector_class: type[Detector], train: pd.DataFrame) -> list[str]:
+    """The detector's features that some training window has; fail when none is left."""
+    features = list(detector_class.default_features)
+    if detector_class.allows_missing:
+        return features  # the rules fallback scores NaN as "rule not fired"
+    observed = observed_features(train, features)
+    if not observed:
+        raise TrainingFailed(f"none of the {len(features)} features has a value in training")
+    dropped = [name for name in features if name not in observed]
+    if dropped:
+        logger.info(
+            "%s: leaving out %d features no training window has: %s",
+            detector_class.kind,
+            len(dropped),
+            dropped,
+        )
+    return observed
 
 
 def _new_version(detector, **fields) -> ModelVersion:

@@ -1,113 +1,64 @@
-"""The streaming rules (domain §4.2, D4, D10): thresholds, firings and `evaluate`.
+"""The streaming rules (domain §4.2, D4, D10, physics §4): what each rule reads, when it can
+judge a reading at all, and its trip and clear levels.
 
-Rules are edge-triggered: a rule fires on the reading where its condition becomes true and
-re-arms only after a reading where it is false. A reading that cannot decide a rule (its
-sensor is silent, or a temperature rule is suppressed around a defrost) neither fires nor
-re-arms it, so a flapping sensor cannot re-send the same alert.
+A check returns None when the reading cannot decide the rule: its sensor is silent, or the
+device is in a state where the rule means nothing (a low side during a restart pull-down,
+a coil during defrost). Persistence (k of the last n readings), hysteresis and firing live
+in `scoring.streaming.state.evaluate`, the same for every rule.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
-from typing import Any, Literal, NamedTuple
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, NamedTuple
 
-from scoring.streaming.state import (
+from scoring.streaming.context import BASELINE_MIN, DeviceContext
+from scoring.streaming.readings import (
     CURRENT_COMPRESSOR,
     DEFROST_CYCLE,
     DOOR_OPEN_CLOSE,
     PRESSURE_LOW_SIDE,
+    TEMPERATURE_BOX,
     TEMPERATURE_EVAPORATOR,
     VIBRATION_COMPRESSOR,
-    DeviceState,
     Point,
     Reading,
 )
+from scoring.streaming.thresholds import Thresholds
 
-Severity = Literal["CRITICAL", "HIGH", "MEDIUM"]
+__all__ = ["RULES", "Firing", "RuleSpec", "Thresholds"]
+
+Severity = Literal["CRITICAL", "HIGH", "MEDIUM", "LOW"]
+RANK: dict[str | None, int] = {None: 0, "LOW": 1, "MEDIUM": 2, "HIGH": 3, "CRITICAL": 4}
+# Box air this far over its running baseline shows a stuck defrost warming the box.
+BOX_WARM_K = 3.0
 
 
 class RuleSpec(NamedTuple):
-    severity: Severity
+    severity: Severity  # the severity it is raised at (escalating rules: the first step)
     sensor: str
     description: str
 
 
 RULES: dict[str, RuleSpec] = {
-    "compressor_overload": RuleSpec(
-        "CRITICAL", CURRENT_COMPRESSOR, "Compressor current above the overload limit"
-    ),
-    "vibration_spike": RuleSpec(
-        "CRITICAL", VIBRATION_COMPRESSOR, "Compressor vibration a multiple of its 24 h average"
-    ),
-    "pressure_loss_acute": RuleSpec(
-        "CRITICAL", PRESSURE_LOW_SIDE, "Low-side pressure fell sharply within minutes"
-    ),
-    "cooling_loss_total": RuleSpec(
-        "CRITICAL", TEMPERATURE_EVAPORATOR, "Evaporator temperature rising fast for minutes"
-    ),
-    "defrost_too_long": RuleSpec("MEDIUM", DEFROST_CYCLE, "Defrost running past its maximum"),
-    "defrost_overdue": RuleSpec("MEDIUM", DEFROST_CYCLE, "No defrost for twice the interval"),
-    "door_open_too_long": RuleSpec("HIGH", DOOR_OPEN_CLOSE, "Door open continuously too long"),
+    "compressor_overload": RuleSpec("CRITICAL", CURRENT_COMPRESSOR, "Compressor overload"),
+    "vibration_spike": RuleSpec("CRITICAL", VIBRATION_COMPRESSOR, "Compressor vibration spike"),
+    "pressure_loss_acute": RuleSpec("CRITICAL", PRESSURE_LOW_SIDE, "Low-side pressure loss"),
+    "cooling_loss_total": RuleSpec("CRITICAL", TEMPERATURE_EVAPORATOR, "Total cooling loss"),
+    "defrost_too_long": RuleSpec("MEDIUM", DEFROST_CYCLE, "Defrost running too long"),
+    "defrost_overdue": RuleSpec("MEDIUM", DEFROST_CYCLE, "Defrost overdue"),
+    "door_open_too_long": RuleSpec("HIGH", DOOR_OPEN_CLOSE, "Door open too long"),
+    "sensor_spike": RuleSpec("LOW", "", "Sensor glitch: a single wild reading"),
+    # Raised by alerts.site_offline from silence, not by a reading.
+    "site_offline": RuleSpec("HIGH", "", "Site offline"),
 }
 
 
 @dataclass(frozen=True)
-class Thresholds:
-    """Rule limits for one device; per-device or cohort overrides are another instance."""
-
-    compressor_overload_amps: float = 40.0
-    vibration_spike_factor: float = 3.0
-    vibration_min_history: int = 60
-    pressure_drop_fraction: float = 0.30
-    pressure_drop_window_min: float = 5
-    evap_rise_c_per_min: float = 2.0
-    evap_rise_minutes: float = 3
-    post_defrost_minutes: float = 30
-    defrost_max_minutes: float = 45
-    defrost_interval_hours: float = 8.0
-    door_open_max_minutes: float = 15
-
-    def __post_init__(self) -> None:
-        """Reject non-numeric, non-finite and negative limits."""
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"Threshold {f.name} must be a number, got {value!r}")
-            if not math.isfinite(value) or value < 0:
-                raise ValueError(f"Threshold {f.name} must be finite and >= 0, got {value!r}")
-        if self.vibration_min_history != int(self.vibration_min_history):
-            raise ValueError(
-                f"Threshold vibration_min_history must be a whole number of readings, "
-                f"got {self.vibration_min_history!r}"
-            )
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> Thresholds:
-        """Build thresholds from settings, ignoring unknown keys; numeric strings are accepted."""
-        known = {f.name for f in fields(cls)}
-        kwargs: dict[str, Any] = {}
-        for key, value in data.items():
-            if key not in known:
-                continue
-            if isinstance(value, str):
-                try:
-                    value = float(value)
-                except ValueError:
-                    raise ValueError(f"Threshold {key} must be a number, got {value!r}") from None
-            kwargs[key] = value
-        if "vibration_min_history" in kwargs:
-            count = kwargs["vibration_min_history"]
-            if isinstance(count, float) and count.is_integer():
-                kwargs["vibration_min_history"] = int(count)
-        return cls(**kwargs)
-
-
-@dataclass(frozen=True)
 class Firing:
-    """A rule that started firing on one reading, with the readings that prove it."""
+    """A rule that started firing (or rose in severity) on one reading, with its proof."""
 
     rule: str
     severity: Severity
@@ -120,175 +71,235 @@ class Firing:
     message: str
 
 
-# What one rule concluded from one reading: None when the reading cannot decide it.
-Verdict = tuple[float, float, tuple[Point, ...], str] | None
-Outcome = tuple[bool | None, Verdict]
+class Check(NamedTuple):
+    """One acute rule on one reading: beyond the trip level? on the safe side of the clear
+    level? `limit` is the trip level and `context` what the message says about the state."""
+
+    trip: bool
+    clear: bool
+    value: float
+    limit: float
+    context: str
 
 
-def _minutes(delta: timedelta) -> float:
-    return delta.total_seconds() / 60
+# ---------------------------------------------------------------- acute rules
 
 
-def _compressor(reading: Reading, t: Thresholds) -> Outcome:
-    amps = reading.number(CURRENT_COMPRESSOR)
+def overload(c: DeviceContext, r: Reading, now: float, t: Thresholds) -> Check | None:
+    """Current above the backstop, or a multiple of the device's learned running current."""
+    amps = r.number(CURRENT_COMPRESSOR)
     if amps is None:
-        return None, None
-    limit = t.compressor_overload_amps
-    msg = f"Compressor current {amps:.1f} A above {limit:g} A"
-    return amps > limit, (amps, limit, ((reading.timestamp, amps),), msg)
+        return None
+    run = c.amps_run.value(now, BASELINE_MIN)
+    limit, relative = t.compressor_overload_amps, False
+    if run is not None and t.overload_factor * run < limit:
+        limit, relative = t.overload_factor * run, True
+    # The clear level keeps the trip level's proportion, for the backstop too.
+    clear = limit * min(1.0, t.overload_clear_factor / t.overload_factor)
+    trip = amps > limit
+    context = ""
+    if trip:
+        why = f"{t.overload_factor:g}x its running {run:.1f} A" if relative else "the backstop"
+        context = f"{amps:.1f} A, over {limit:.1f} A ({why})"
+    return Check(trip, amps < clear, amps, limit, context)
 
 
-def _vibration(state: DeviceState, reading: Reading, t: Thresholds) -> Outcome:
-    value = reading.number(VIBRATION_COMPRESSOR)
-    if value is None:
-        return None, None
-    # Compare with the average *before* adding this reading, so a spike cannot hide itself.
-    mean, count = state.vibration_average(reading.timestamp)
-    state.add_vibration(reading.timestamp, value)
-    # An all-zero history (compressor stopped) has no scale to spike against.
+def vibration(c: DeviceContext, r: Reading, now: float, t: Thresholds) -> Check | None:
+    """Vibration a multiple of the running-only 24 h average, judged while running."""
+    value = r.number(VIBRATION_COMPRESSOR)
+    # A resting compressor does not vibrate: nothing to judge, and nothing to average.
+    if value is None or c.running is not True or c.on_now is False or c.defrost_active:
+        return None
+    mean, count = c.vibration.mean(now)
     if count < t.vibration_min_history or mean <= 0:
-        return None, None
+        return None
     limit = t.vibration_spike_factor * mean
-    msg = (
-        f"Compressor vibration {value:.1f} mm/s above {t.vibration_spike_factor:g}x "
-        f"its 24 h average of {mean:.2f} mm/s"
-    )
-    return value > limit, (value, limit, ((reading.timestamp, value),), msg)
-
-
-def _pressure(state: DeviceState, reading: Reading, t: Thresholds) -> Outcome:
-    value = reading.number(PRESSURE_LOW_SIDE)
-    if value is None:
-        return None, None
-    window = timedelta(minutes=t.pressure_drop_window_min)
-    peak = state.pressure_peak(reading.timestamp, window)
-    state.add_pressure(reading.timestamp, value)
-    if peak is None or peak[1] <= 0:
-        return False, None
-    peak_ts, peak_value = peak
-    drop = (peak_value - value) / peak_value
-    msg = (
-        f"Low-side pressure fell {drop:.0%} in {_minutes(reading.timestamp - peak_ts):.0f} min, "
-        f"from {peak_value:.0f} to {value:.0f} kPa"
-    )
-    evidence = ((peak_ts, peak_value), (reading.timestamp, value))
-    limit = peak_value * (1 - t.pressure_drop_fraction)
-    return drop > t.pressure_drop_fraction, (value, limit, evidence, msg)
-
-
-def _cooling(state: DeviceState, reading: Reading, t: Thresholds) -> Outcome:
-    now = reading.timestamp
-    span = timedelta(minutes=t.evap_rise_minutes)
-    value = reading.number(TEMPERATURE_EVAPORATOR)
-    # Track the run even while suppressed, so a real rise is caught as soon as the delay ends.
-    state.add_evaporator(now, value, t.evap_rise_c_per_min, span)
-    if value is None:
-        return None, None
-    # D10: a defrost heats the evaporator faster than the limit on purpose.
-    post = timedelta(minutes=t.post_defrost_minutes)
-    if state.defrost_active or (
-        state.defrost_ended is not None and now < state.defrost_ended + post
-    ):
-        return None, None
-    run = tuple(state.evap_run)
-    if len(run) < 2 or now - run[0][0] < span:
-        return False, None
-    slowest = min((b[1] - a[1]) / _minutes(b[0] - a[0]) for a, b in zip(run, run[1:], strict=False))
-    msg = (
-        f"Evaporator temperature rose {value - run[0][1]:.1f} °C in "
-        f"{_minutes(now - run[0][0]):.0f} min, over {t.evap_rise_c_per_min:g} °C/min throughout"
-    )
-    return True, (slowest, t.evap_rise_c_per_min, run, msg)
-
-
-def _defrost_too_long(state: DeviceState, reading: Reading, t: Thresholds) -> Outcome:
-    if reading.flag(DEFROST_CYCLE) is None:
-        return None, None
-    started = state.defrost_started
-    if not state.defrost_active or started is None:
-        return False, None
-    minutes = _minutes(reading.timestamp - started)
-    limit = t.defrost_max_minutes
-    msg = f"Defrost running for {minutes:.0f} min, over {limit:g} min"
-    evidence = ((started, 1.0), (reading.timestamp, 1.0))
-    return minutes > limit, (minutes, limit, evidence, msg)
-
-
-def _defrost_overdue(state: DeviceState, reading: Reading, t: Thresholds) -> Outcome:
-    if reading.flag(DEFROST_CYCLE) is None:
-        return None, None
-    since = state.defrost_ended or state.first_seen
-    if state.defrost_active or since is None:
-        return False, None
-    hours = (reading.timestamp - since).total_seconds() / 3600
-    limit = 2 * t.defrost_interval_hours
-    msg = f"No defrost for {hours:.1f} h, over {limit:g} h"
-    evidence = ((since, 0.0), (reading.timestamp, 0.0))
-    return hours > limit, (hours, limit, evidence, msg)
-
-
-def _door(state: DeviceState, reading: Reading, t: Thresholds) -> Outcome:
-    if reading.flag(DOOR_OPEN_CLOSE) is None:
-        return None, None
-    opened = state.door_open_since
-    if opened is None:
-        return False, None
-    minutes = _minutes(reading.timestamp - opened)
-    limit = t.door_open_max_minutes
-    msg = f"Door open for {minutes:.0f} min, over {limit:g} min"
-    evidence = ((opened, 1.0), (reading.timestamp, 1.0))
-    return minutes > limit, (minutes, limit, evidence, msg)
-
-
-def evaluate(state: DeviceState, reading: Reading, thresholds: Thresholds) -> list[Firing]:
-    """Update `state` with `reading` and return the rules that started firing on it.
-
-    1. Ignore a reading at or before the last one processed (replays, duplicates).
-    2. Update the defrost and door episodes, then judge each rule in `RULES` order.
-    3. Fire a rule whose condition is true and was not already firing; re-arm a false one.
-    """
-    if reading.device_id != state.device_id:
-        raise ValueError(f"Reading for {reading.device_id!r} given to {state.device_id!r}")
-    now = reading.timestamp
-    if state.last_timestamp is not None and now <= state.last_timestamp:
-        return []
-    state.last_timestamp = now
-    if state.first_seen is None:
-        state.first_seen = now
-    state.update_switches(reading)
-
-    outcomes: dict[str, Outcome] = {
-        "compressor_overload": _compressor(reading, thresholds),
-        "vibration_spike": _vibration(state, reading, thresholds),
-        "pressure_loss_acute": _pressure(state, reading, thresholds),
-        "cooling_loss_total": _cooling(state, reading, thresholds),
-        "defrost_too_long": _defrost_too_long(state, reading, thresholds),
-        "defrost_overdue": _defrost_overdue(state, reading, thresholds),
-        "door_open_too_long": _door(state, reading, thresholds),
-    }
-    firings: list[Firing] = []
-    for rule, (condition, verdict) in outcomes.items():
-        if condition is None:
-            continue
-        if not condition:
-            state.firing.discard(rule)
-            continue
-        if rule in state.firing or verdict is None:
-            continue
-        state.firing.add(rule)
-        value, limit, evidence, message = verdict
-        spec = RULES[rule]
-        firings.append(
-            Firing(
-                rule=rule,
-                severity=spec.severity,
-                device_id=state.device_id,
-                at=now,
-                sensor=spec.sensor,
-                value=value,
-                threshold=limit,
-                evidence=evidence,
-                message=message,
-            )
+    clear = min(t.vibration_clear_factor, t.vibration_spike_factor) * mean
+    trip = value > limit
+    context = ""
+    if trip:
+        context = (
+            f"{value:.1f} mm/s, over {limit:.1f} mm/s ({t.vibration_spike_factor:g}x its "
+            f"running 24 h average of {mean:.2f} mm/s)"
         )
-    return firings
+    return Check(trip, value < clear, value, limit, context)
+
+
+def pressure(c: DeviceContext, r: Reading, now: float, t: Thresholds) -> Check | None:
+    """Low side far below the device's running low side, only during a steady run."""
+    value = r.number(PRESSURE_LOW_SIDE)
+    # Off-cycle equalisation, restart and post-defrost pull-downs move the low side 20-40 %
+    # by design (physics §1): only a steady run says anything about a loss.
+    if value is None or not c.steady(now, t):
+        return None
+    base = c.lp_run.value(now, BASELINE_MIN)
+    if base is None:
+        return None
+    limit = (1 - t.pressure_drop_fraction) * base
+    clear = (1 - min(t.pressure_clear_fraction, t.pressure_drop_fraction)) * base
+    trip = value < limit
+    context = ""
+    if trip:
+        context = (
+            f"{value:.0f} kPa, under {limit:.0f} kPa ({1 - t.pressure_drop_fraction:.0%} of "
+            f"its running {base:.0f} kPa) after {c.run_minutes(now):.0f} min of running"
+        )
+    return Check(trip, value >= clear, value, limit, context)
+
+
+def cooling(c: DeviceContext, r: Reading, now: float, t: Thresholds) -> Check | None:
+    """Physics §2: the coil rising over a window while running, or, with the compressor
+    resting, warming past anything a normal rest of this device reaches."""
+    coil = r.number(TEMPERATURE_EVAPORATOR)
+    if coil is None or not c.quiet(now, t):
+        return None
+    base = c.coil_run.value(now, BASELINE_MIN)
+    if base is None:
+        return None
+    excess = coil - base
+    clear = c.pumping() and excess < t.cooling_clear_k
+    window = t.cooling_window_minutes * 60
+    if c.pumping():
+        # Running but not cooling: the whole window inside a steady run, door closed.
+        steady_from = (c.since or now) + t.min_run_minutes * 60
+        closed = c.door_closed_since is None or c.door_closed_since <= now - window
+        if steady_from > now - window or not closed:
+            return Check(False, clear, excess, t.cooling_rise_k, "")
+        rise = coil - min(v for ts, v in c.coil if ts >= now - window)
+        trip = rise >= t.cooling_rise_k
+        context = ""
+        if trip:
+            context = (
+                f"coil up {rise:.1f} K in {t.cooling_window_minutes:g} min with the compressor "
+                f"running, over {t.cooling_rise_k:g} K"
+            )
+        return _boxed(Check(trip, clear, rise, t.cooling_rise_k, context), c, r, now, t)
+    if c.running is not False or c.on_now:
+        return None  # starting or stopping: neither branch can say anything
+    rest = c.rest_minutes(now)
+    envelope = c.rest_envelope(now)
+    # TRICKY: until the device's rests are known, no rest is "too long" (physics gives rests
+    # of 3-15 min, real boxes rest longer), and only the absolute coil limit judges.
+    rest_limit, far = math.inf, t.cooling_coil_rise_k
+    if envelope is not None:
+        longest, peak = envelope
+        rest_limit = max(longest * t.cooling_rest_factor, longest + t.cooling_rest_margin_minutes)
+        if longest > 0:  # a device that never rests has no off-cycle envelope of its own
+            far = max(peak + t.cooling_margin_k, t.cooling_min_rise_k)
+    if excess >= far:
+        context = (
+            f"coil {coil:.1f} °C, {excess:.1f} K above its running level with the compressor "
+            f"resting {rest:.0f} min: warmer than any normal rest (+{far:.1f} K)"
+        )
+        return _boxed(Check(True, False, excess, far, context), c, r, now, t)
+    if rest >= rest_limit and excess >= t.cooling_min_rise_k:
+        context = (
+            f"coil {coil:.1f} °C, {excess:.1f} K above its running level after {rest:.0f} min "
+            f"with the compressor resting: longer than any normal rest ({rest_limit:.0f} min)"
+        )
+        return _boxed(Check(True, False, excess, t.cooling_min_rise_k, context), c, r, now, t)
+    return Check(False, False, excess, far, "")
+
+
+def _boxed(check: Check, c: DeviceContext, r: Reading, now: float, t: Thresholds) -> Check:
+    """Box air, where a device reports it, must agree that the box is warming."""
+    box = r.number(TEMPERATURE_BOX)
+    base = c.box_run.value(now, BASELINE_MIN)
+    if not check.trip or box is None or base is None:
+        return check
+    if box - base < t.box_confirm_k:
+        return check._replace(trip=False)
+    return check._replace(context=f"{check.context}; box air {box - base:+.1f} K")
+
+
+ACUTE = {
+    "compressor_overload": (overload, "overload"),
+    "vibration_spike": (vibration, "vibration"),
+    "pressure_loss_acute": (pressure, "pressure"),
+    "cooling_loss_total": (cooling, "cooling"),
+}
+
+
+# ---------------------------------------------------------------- duration rules
+
+
+class Level(NamedTuple):
+    """A duration rule on one reading: the severity it stands at (None: not at all)."""
+
+    severity: Severity | None
+    value: float
+    limit: float
+    since: float | None  # when the episode began (epoch seconds)
+    message: str
+
+
+def defrost_too_long(
+    c: DeviceContext, r: Reading, now: float, t: Thresholds, warming: bool
+) -> Level | None:
+    """Escalate a defrost by how far past the device's usual length it runs, and on
+    evidence that it warms the box: MEDIUM, HIGH, CRITICAL."""
+    if r.flag(DEFROST_CYCLE) is None:
+        return None
+    started = c.defrost_started
+    if not c.defrost_active or started is None:
+        return Level(None, 0.0, 0.0, None, "")
+    minutes = (now - started) / 60
+    usual = c.usual_defrost_minutes()
+    medium = t.defrost_max_minutes
+    if usual is not None:
+        medium = max(medium, t.defrost_usual_factor * usual)
+    high = max(t.defrost_high_minutes, medium)
+    critical = max(t.defrost_critical_minutes, high)
+    severity: Severity | None = None
+    limit = medium
+    if minutes > critical or (minutes > medium and warming):
+        severity, limit = "CRITICAL", critical if minutes > critical else medium
+    elif minutes > high:
+        severity, limit = "HIGH", high
+    elif minutes > medium:
+        severity = "MEDIUM"
+    usual_text = f", usually {usual:.0f} min" if usual is not None else ""
+    evidence = " with the coil or box warming" if warming else ""
+    message = f"Defrost running for {minutes:.0f} min{usual_text}, over {limit:.0f} min{evidence}"
+    return Level(severity, minutes, limit, started, message)
+
+
+def defrost_warming(c: DeviceContext, r: Reading, now: float, t: Thresholds) -> bool:
+    """Evidence that a defrost heats past its termination (coil) or warms the box."""
+    coil = r.number(TEMPERATURE_EVAPORATOR)
+    if coil is not None and coil >= t.defrost_coil_warm_c:
+        return True
+    box = r.number(TEMPERATURE_BOX)
+    base = c.box_run.value(now, BASELINE_MIN)
+    return box is not None and base is not None and box - base >= BOX_WARM_K
+
+
+def defrost_overdue(c: DeviceContext, r: Reading, now: float, t: Thresholds) -> Level | None:
+    """No defrost for the device's own interval times a factor; none for a device that has
+    never defrosted in its history (off-cycle or no-defrost equipment)."""
+    if r.flag(DEFROST_CYCLE) is None or not c.defrost_starts:
+        return None
+    if c.defrost_active:
+        return Level(None, 0.0, 0.0, None, "")
+    last = c.defrost_starts[-1]
+    learned = c.defrost_interval is not None
+    interval = c.defrost_interval if learned else t.defrost_interval_hours * 3600
+    hours, limit = (now - last) / 3600, t.defrost_overdue_factor * interval / 3600
+    source = "its usual" if learned else "the default"
+    message = (
+        f"No defrost for {hours:.1f} h since the last one, over {limit:.1f} h "
+        f"({t.defrost_overdue_factor:g}x {source} {interval / 3600:.1f} h interval)"
+    )
+    return Level("MEDIUM" if hours > limit else None, hours, limit, last, message)
+
+
+def door(c: DeviceContext, r: Reading, now: float, t: Thresholds) -> Level | None:
+    """D10: the door open continuously for longer than the limit."""
+    if r.flag(DOOR_OPEN_CLOSE) is None:
+        return None
+    opened = c.door_open_since
+    if opened is None:
+        return Level(None, 0.0, 0.0, None, "")
+    minutes, limit = (now - opened) / 60, t.door_open_max_minutes
+    message = f"Door open for {minutes:.0f} min, over {limit:g} min"
+    return Level("HIGH" if minutes > limit else None, minutes, limit, opened, message)

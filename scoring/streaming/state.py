@@ -1,212 +1,92 @@
-"""Per-device streaming state: what the rules remember between two readings.
+"""Per-device streaming state and `evaluate`, the one loop every reading goes through.
 
-Every window is bounded by time (never by reading count) and by a hard cap, so a device costs
-O(1) memory however fast or irregularly it reports. The state is plain data: `to_dict` gives
+The state is the device's context (scoring.streaming.context) plus, per rule, its k-of-n
+window and the severity it stands at. Everything is bounded by time and by hard caps, so a
+device costs the same memory however fast it reports. It is plain data: `to_dict` gives
 JSON for a cache, `from_history` rebuilds it by replaying stored readings after a restart.
 """
 
 from __future__ import annotations
 
-import math
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from fleetmon.sensors import SENSOR_BY_NAME
+from scoring.streaming.context import DeviceContext
+from scoring.streaming.readings import Reading, at
+from scoring.streaming.rules import (
+    ACUTE,
+    RANK,
+    RULES,
+    Check,
+    Firing,
+    Level,
+    defrost_overdue,
+    defrost_too_long,
+    defrost_warming,
+    door,
+)
+from scoring.streaming.thresholds import Thresholds
+from scoring.streaming.windows import Persistence
 
-if TYPE_CHECKING:
-    from scoring.streaming.rules import Thresholds
+__all__ = ["STATE_VERSION", "DeviceState", "Reading", "evaluate"]
 
-# Looked up in the catalogue so a renamed sensor fails at import, not silently at run time.
-CURRENT_COMPRESSOR = SENSOR_BY_NAME["current_compressor"].name
-VIBRATION_COMPRESSOR = SENSOR_BY_NAME["vibration_compressor"].name
-PRESSURE_LOW_SIDE = SENSOR_BY_NAME["pressure_low_side"].name
-TEMPERATURE_EVAPORATOR = SENSOR_BY_NAME["temperature_evaporator"].name
-DEFROST_CYCLE = SENSOR_BY_NAME["defrost_cycle"].name
-DOOR_OPEN_CLOSE = SENSOR_BY_NAME["door_open_close"].name
-
-STATE_VERSION = 1
-# A device reporting far faster than once a minute must not grow its windows without bound;
-# past this the oldest points go first (the pressure peak may then be slightly understated).
-MAX_WINDOW_POINTS = 600
-VIBRATION_HOURS = 24
-# A step longer than this is a gap in the evaporator series: without the readings in between
-# we cannot say the rise was sustained, and a CRITICAL alert needs that evidence.
-EVAP_MAX_STEP = timedelta(minutes=2)
-
-Point = tuple[datetime, float]
-
-
-@dataclass(frozen=True)
-class Reading:
-    """One wide reading of one device; a missing or None value means the sensor was silent."""
-
-    device_id: str
-    timestamp: datetime
-    values: Mapping[str, float | bool | None]
-
-    def __post_init__(self) -> None:
-        """Reject naive timestamps and normalise aware ones to UTC."""
-        if self.timestamp.tzinfo is None or self.timestamp.utcoffset() is None:
-            raise ValueError(f"Reading timestamp must be timezone-aware: {self.timestamp!r}")
-        # Frozen: set through object so every window compares UTC instants.
-        object.__setattr__(self, "timestamp", self.timestamp.astimezone(UTC))
-
-    def number(self, sensor: str) -> float | None:
-        """Return a numeric sensor's value, or None when it is missing or not a finite number."""
-        value = _plain(self.values.get(sensor))
-        if value is None or isinstance(value, bool) or not isinstance(value, int | float):
-            return None
-        return float(value) if math.isfinite(value) else None
-
-    def flag(self, sensor: str) -> bool | None:
-        """Return a boolean sensor's state, or None when it is missing."""
-        value = _plain(self.values.get(sensor))
-        if isinstance(value, bool):
-            return value
-        # Stored readings may carry booleans as 0/1 numbers.
-        if isinstance(value, int | float) and math.isfinite(value):
-            return value != 0
-        return None
+STATE_VERSION = 2
+# The longest a reading may lag the one before and still count towards a k-of-n window.
+PERSIST_STEP = 120.0
+# Stuck-defrost evidence must hold in this many of the last readings (a glitch is no proof).
+WARMING_K, WARMING_N = 3, 4
 
 
-def _plain(value: Any) -> Any:
-    """Unwrap a numpy scalar (a DataFrame row's value) without importing numpy."""
-    # np.bool_ is neither bool nor int, so it would otherwise read as a silent sensor.
-    return value.item() if hasattr(value, "item") else value
+@dataclass
+class RuleMemory:
+    """One rule's recent verdicts, the severity it stands at, and readings seen clear."""
 
+    window: Persistence = field(default_factory=Persistence)
+    level: str | None = None
+    clear_run: int = 0
 
-def _iso(ts: datetime | None) -> str | None:
-    return None if ts is None else ts.isoformat()
+    def to_list(self) -> list[Any]:
+        return [[list(p) for p in self.window.points], self.level, self.clear_run]
 
-
-def _parse(ts: str | None) -> datetime | None:
-    return None if ts is None else datetime.fromisoformat(ts).astimezone(UTC)
-
-
-def _points(raw: Iterable[list[Any]]) -> deque[Point]:
-    return deque(
-        ((datetime.fromisoformat(ts).astimezone(UTC), float(v)) for ts, v in raw),
-        maxlen=MAX_WINDOW_POINTS,
-    )
-
-
-def _hour(ts: datetime) -> int:
-    return int(ts.timestamp() // 3600)
+    @classmethod
+    def from_list(cls, data: list[Any]) -> RuleMemory:
+        points, level, clear_run = data
+        window = Persistence((float(ts), bool(hit), float(v)) for ts, hit, v in points)
+        return cls(window, level, int(clear_run))
 
 
 @dataclass
 class DeviceState:
-    """Everything the streaming rules need to know about one device, updated reading by reading."""
+    """Everything the streaming rules know about one device, updated reading by reading."""
 
     device_id: str
-    last_timestamp: datetime | None = None
-    first_seen: datetime | None = None
-    # Low-side pressure, a monotonic (decreasing) deque: the front is the window's peak.
-    pressure_peaks: deque[Point] = field(default_factory=lambda: deque(maxlen=MAX_WINDOW_POINTS))
-    # The current run of evaporator readings each rising faster than the limit.
-    evap_run: deque[Point] = field(default_factory=lambda: deque(maxlen=MAX_WINDOW_POINTS))
-    # Hourly (hour since epoch, sum, count) buckets of vibration, oldest first.
-    vibration_buckets: deque[tuple[int, float, int]] = field(
-        default_factory=lambda: deque(maxlen=VIBRATION_HOURS)
-    )
-    defrost_active: bool = False
-    defrost_started: datetime | None = None
-    defrost_ended: datetime | None = None
-    door_open_since: datetime | None = None
-    firing: set[str] = field(default_factory=set)
+    context: DeviceContext = field(default_factory=DeviceContext)
+    memory: dict[str, RuleMemory] = field(default_factory=dict)
 
-    # Pressure -----------------------------------------------------------------------------
+    @property
+    def last_timestamp(self):
+        last = self.context.last_ts
+        return None if last is None else at(last)
 
-    def pressure_peak(self, now: datetime, window: timedelta) -> Point | None:
-        """Drop points older than `window` before `now` and return the highest one left."""
-        while self.pressure_peaks and self.pressure_peaks[0][0] < now - window:
-            self.pressure_peaks.popleft()
-        return self.pressure_peaks[0] if self.pressure_peaks else None
+    def rule(self, name: str) -> RuleMemory:
+        memory = self.memory.get(name)
+        if memory is None:
+            memory = self.memory[name] = RuleMemory()
+        return memory
 
-    def add_pressure(self, ts: datetime, value: float) -> None:
-        """Add a low-side reading; points it outranks can never be the peak again."""
-        while self.pressure_peaks and self.pressure_peaks[-1][1] <= value:
-            self.pressure_peaks.pop()
-        self.pressure_peaks.append((ts, value))
-
-    # Evaporator ---------------------------------------------------------------------------
-
-    def add_evaporator(
-        self, ts: datetime, value: float | None, min_rate: float, span: timedelta
-    ) -> None:
-        """Extend the rising run with this reading, or restart it on a gap or a slower step."""
-        if value is None:
-            self.evap_run.clear()
-            return
-        if self.evap_run:
-            prev_ts, prev_value = self.evap_run[-1]
-            step = ts - prev_ts
-            rate = (value - prev_value) / (step.total_seconds() / 60)
-            if step > EVAP_MAX_STEP or rate <= min_rate:
-                self.evap_run.clear()
-        self.evap_run.append((ts, value))
-        # Keep only the shortest suffix that still covers `span`: enough to judge and to show.
-        while len(self.evap_run) > 2 and ts - self.evap_run[1][0] >= span:
-            self.evap_run.popleft()
-
-    # Vibration ----------------------------------------------------------------------------
-
-    def vibration_average(self, now: datetime) -> tuple[float, int]:
-        """Drop buckets older than 24 h before `now`; return (mean, count) of the rest."""
-        oldest = _hour(now) - VIBRATION_HOURS + 1
-        while self.vibration_buckets and self.vibration_buckets[0][0] < oldest:
-            self.vibration_buckets.popleft()
-        # At most 24 buckets: summing them afresh is O(1) and avoids float drift between a
-        # running total and the same state rebuilt from a cache.
-        total = sum(b[1] for b in self.vibration_buckets)
-        count = sum(b[2] for b in self.vibration_buckets)
-        return (total / count if count else 0.0), count
-
-    def add_vibration(self, ts: datetime, value: float) -> None:
-        """Add a vibration reading to its hourly bucket."""
-        hour = _hour(ts)
-        if self.vibration_buckets and self.vibration_buckets[-1][0] == hour:
-            _, total, count = self.vibration_buckets.pop()
-            self.vibration_buckets.append((hour, total + value, count + 1))
-        else:
-            self.vibration_buckets.append((hour, value, 1))
-
-    # Defrost and door ---------------------------------------------------------------------
-
-    def update_switches(self, reading: Reading) -> None:
-        """Track defrost and door episodes; a silent switch keeps its last known state."""
-        ts = reading.timestamp
-        defrost = reading.flag(DEFROST_CYCLE)
-        if defrost and not self.defrost_active:
-            self.defrost_active, self.defrost_started = True, ts
-        elif defrost is False and self.defrost_active:
-            self.defrost_active, self.defrost_started, self.defrost_ended = False, None, ts
-        door = reading.flag(DOOR_OPEN_CLOSE)
-        if door and self.door_open_since is None:
-            self.door_open_since = ts
-        elif door is False:
-            self.door_open_since = None
-
-    # Persistence --------------------------------------------------------------------------
+    def level(self, name: str) -> str | None:
+        """The severity `name` stands at now (None: not firing)."""
+        memory = self.memory.get(name)
+        return memory.level if memory else None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the state as JSON-serialisable data."""
         return {
             "version": STATE_VERSION,
             "device_id": self.device_id,
-            "last_timestamp": _iso(self.last_timestamp),
-            "first_seen": _iso(self.first_seen),
-            "pressure_peaks": [[_iso(ts), v] for ts, v in self.pressure_peaks],
-            "evap_run": [[_iso(ts), v] for ts, v in self.evap_run],
-            "vibration_buckets": [list(b) for b in self.vibration_buckets],
-            "defrost_active": self.defrost_active,
-            "defrost_started": _iso(self.defrost_started),
-            "defrost_ended": _iso(self.defrost_ended),
-            "door_open_since": _iso(self.door_open_since),
-            "firing": sorted(self.firing),
+            "context": self.context.to_dict(),
+            "memory": {name: m.to_list() for name, m in sorted(self.memory.items())},
         }
 
     @classmethod
@@ -218,19 +98,8 @@ class DeviceState:
             )
         return cls(
             device_id=str(data["device_id"]),
-            last_timestamp=_parse(data["last_timestamp"]),
-            first_seen=_parse(data["first_seen"]),
-            pressure_peaks=_points(data["pressure_peaks"]),
-            evap_run=_points(data["evap_run"]),
-            vibration_buckets=deque(
-                ((int(h), float(s), int(c)) for h, s, c in data["vibration_buckets"]),
-                maxlen=VIBRATION_HOURS,
-            ),
-            defrost_active=bool(data["defrost_active"]),
-            defrost_started=_parse(data["defrost_started"]),
-            defrost_ended=_parse(data["defrost_ended"]),
-            door_open_since=_parse(data["door_open_since"]),
-            firing=set(data["firing"]),
+            context=DeviceContext.from_dict(data["context"]),
+            memory={name: RuleMemory.from_list(m) for name, m in data["memory"].items()},
         )
 
     @classmethod
@@ -242,9 +111,6 @@ class DeviceState:
         device_id: str | None = None,
     ) -> DeviceState:
         """Replay stored readings in time order, discarding firings, to rebuild a live state."""
-        # Imported here: rules depends on this module, and replay must run the very same code.
-        from scoring.streaming.rules import evaluate
-
         ordered = sorted(readings, key=lambda r: r.timestamp)
         if device_id is None:
             if not ordered:
@@ -254,3 +120,161 @@ class DeviceState:
         for reading in ordered:
             evaluate(state, reading, thresholds)
         return state
+
+
+def evaluate(state: DeviceState, reading: Reading, thresholds: Thresholds) -> list[Firing]:
+    """Update `state` with `reading` and return the rules that fired or escalated on it.
+
+    1. Ignore a reading at or before the last one processed (replays, duplicates).
+    2. Update the device's context (compressor, defrost, door, restart after a silence).
+    3. Acute rules: push the verdict into the rule's k-of-n window; fire when k trip and the
+       rule is armed; re-arm after k readings in a row on the safe side of the clear level.
+       A lone tripping reading that the next one contradicts is a LOW `sensor_spike` note.
+    4. Duration rules: fire when the severity they stand at rises; re-arm when it is gone.
+    5. Feed the device's baselines with what tripped nothing.
+    """
+    if reading.device_id != state.device_id:
+        raise ValueError(f"Reading for {reading.device_id!r} given to {state.device_id!r}")
+    now = reading.timestamp.timestamp()
+    c, t = state.context, thresholds
+    previous = c.last_ts
+    if previous is not None and now <= previous:
+        return []
+    if c.observe(reading, now, t):
+        for memory in state.memory.values():
+            memory.window.clear()  # readings either side of a silence never add up
+
+    firings: list[Firing] = []
+    tripped: set[str] = set()
+    spikes: list[tuple[str, tuple[float, bool, float], Check]] = []
+    for name, (check_of, prefix) in ACUTE.items():
+        check = check_of(c, reading, now, t)
+        if check is None:
+            continue
+        memory = state.rule(name)
+        n = getattr(t, f"{prefix}_persist_n")
+        k = min(getattr(t, f"{prefix}_persist_k"), n)
+        hits = memory.window.push(now, check.trip, check.value, n, PERSIST_STEP)
+        if check.trip:
+            tripped.add(name)
+        if memory.level is not None:
+            memory.clear_run = memory.clear_run + 1 if check.clear and not check.trip else 0
+            if memory.clear_run >= k:
+                memory.level, memory.clear_run = None, 0
+                memory.window.clear()
+        elif hits >= k:
+            memory.level, memory.clear_run = RULES[name].severity, 0
+            firings.append(_acute_firing(state, name, reading, check, memory, k, n))
+        elif not check.trip and (lone := memory.window.lone_trip()) is not None:
+            if lone[0] == previous:  # contradicted by the very next reading
+                spikes.append((name, lone, check))
+
+    warming = state.rule("defrost_too_long").window
+    if c.defrost_active:
+        warming.push(now, defrost_warming(c, reading, now, t), 0.0, WARMING_N, PERSIST_STEP)
+    else:
+        warming.clear()
+    evidence = sum(1 for p in warming.points if p[1]) >= WARMING_K
+    levels = {
+        "defrost_too_long": defrost_too_long(c, reading, now, t, evidence),
+        "defrost_overdue": defrost_overdue(c, reading, now, t),
+        "door_open_too_long": door(c, reading, now, t),
+    }
+    for name, level in levels.items():
+        if level is None:
+            continue
+        memory = state.rule(name)
+        if level.severity is None:
+            memory.level = None
+        elif RANK[level.severity] > RANK[memory.level]:
+            memory.level = level.severity
+            firings.append(_level_firing(state, name, reading, level))
+
+    if spikes:
+        firings.append(_spike_firing(state, reading, spikes))
+    c.learn(reading, now, t, tripped)
+    return firings
+
+
+def _acute_firing(
+    state: DeviceState,
+    name: str,
+    reading: Reading,
+    check: Check,
+    memory: RuleMemory,
+    k: int,
+    n: int,
+) -> Firing:
+    spec = RULES[name]
+    hits = memory.window.tripped()
+    message = (
+        f"{spec.description}: {check.context}; {len(hits)} of the last "
+        f"{len(memory.window.points)} readings beyond it (needs {k} of {n})"
+    )
+    return Firing(
+        rule=name,
+        severity=spec.severity,
+        device_id=state.device_id,
+        at=reading.timestamp,
+        sensor=spec.sensor,
+        value=check.value,
+        threshold=check.limit,
+        evidence=tuple((at(ts), value) for ts, value in hits),
+        message=message,
+    )
+
+
+def _level_firing(state: DeviceState, name: str, reading: Reading, level: Level) -> Firing:
+    spec = RULES[name]
+    assert level.severity is not None
+    start = at(level.since) if level.since is not None else reading.timestamp
+    flag = 0.0 if name == "defrost_overdue" else 1.0
+    return Firing(
+        rule=name,
+        severity=level.severity,
+        device_id=state.device_id,
+        at=reading.timestamp,
+        sensor=spec.sensor,
+        value=level.value,
+        threshold=level.limit,
+        evidence=((start, flag), (reading.timestamp, flag)),
+        message=level.message,
+    )
+
+
+def _spike_firing(
+    state: DeviceState, reading: Reading, spikes: list[tuple[str, tuple[float, bool, float], Check]]
+) -> Firing:
+    name, (ts, _, value), check = spikes[0]
+    parts = [
+        f"{_LABELS[rule].lower()} {lone[2]:.1f} {_UNITS[rule]} (next reading: {later.value:.1f})"
+        for rule, lone, later in spikes
+    ]
+    return Firing(
+        rule="sensor_spike",
+        severity="LOW",
+        device_id=state.device_id,
+        at=reading.timestamp,
+        sensor=RULES[name].sensor,
+        value=value,
+        threshold=check.limit,
+        evidence=((at(ts), value), (reading.timestamp, check.value)),
+        message=(
+            f"A single reading beyond its trip level, contradicted by the next one: "
+            f"{'; '.join(parts)}. A sensor glitch, not a fault"
+        ),
+    )
+
+
+_LABELS = {
+    "compressor_overload": "Compressor current",
+    "vibration_spike": "Compressor vibration",
+    "pressure_loss_acute": "Low-side pressure",
+    "cooling_loss_total": "Evaporator (above its running level)",
+}
+_UNITS = {
+    "compressor_overload": "A",
+    "vibration_spike": "mm/s",
+    "pressure_loss_acute": "kPa",
+    "cooling_loss_total": "K",
+}

@@ -98,7 +98,17 @@
     const result = await call("POST", url, { value: valueOf(form) });
     showErrors(form, result.ok ? null : result.data);
     setInvalid(form, result.ok ? null : result.data);
-    out.textContent = result.ok ? capitalise(result.data.message) + "." : "";
+    out.textContent = result.ok ? capitalise(result.data.message) + "." + byRule(result.data) : "";
+  }
+
+  // A parameter read by several rules (running time, post-defrost pause) says which fired.
+  function byRule(data) {
+    const rules = Object.keys(data.firings_by_rule || {});
+    if (rules.length < 2) return "";
+    const parts = rules.map(
+      (rule) => rule + ": " + (data.by_rule[rule] || 0) + " / " + data.firings_by_rule[rule]
+    );
+    return " Alerts / firings by rule: " + parts.join(", ") + ".";
   }
 
   function capitalise(s) {

@@ -48,7 +48,7 @@ def pending(partition_count: int) -> int:
 def test_an_overload_goes_from_ingest_to_a_critical_alert(devices, now, settings):
     worker = StreamingWorker(consumer="w1", block_ms=50)
     dev = devices[0].device_id
-    feed(dev, now - timedelta(minutes=5), [12.0, 12.5, 45.2, 46.0])
+    feed(dev, now - timedelta(minutes=5), [12.0, 12.5, 45.2, 46.0, 47.1])
     drain(worker)
 
     alert = DeviceAlert.objects.get(device_id=dev)
@@ -57,11 +57,36 @@ def test_an_overload_goes_from_ingest_to_a_critical_alert(devices, now, settings
         "streaming",
         "compressor_overload",
     )
-    assert alert.first_detected_at == now - timedelta(minutes=3)
+    # Persistence: the third reading over the limit (3 of the last 4) raises it.
+    assert alert.first_detected_at == now - timedelta(minutes=1)
     event = alert.events.get()
     assert event.details["rule"] == "compressor_overload"
-    assert [v for _, v in event.details["evidence"]][-1] == 45.2
+    assert [v for _, v in event.details["evidence"]] == [45.2, 46.0, 47.1]
     assert pending(settings.FLEETMON_STREAM_PARTITIONS) == 0  # acknowledged after commit
+
+
+def test_a_single_wild_reading_is_a_low_note_not_a_critical_alert(devices, now):
+    worker = StreamingWorker(consumer="w1", block_ms=50)
+    dev = devices[0].device_id
+    ingest_messages(
+        messages=[
+            message(dev, now - timedelta(minutes=4), values={"current_compressor": 12.0}),
+            message(
+                dev,
+                now - timedelta(minutes=3),
+                values={
+                    "current_compressor": 47.5,
+                    "vibration_compressor": 38.0,
+                    "pressure_low_side": 60.0,
+                },
+            ),
+            message(dev, now - timedelta(minutes=2), values={"current_compressor": 12.1}),
+        ]
+    )
+    drain(worker)
+    alert = DeviceAlert.objects.get(device_id=dev)
+    assert (alert.severity, alert.model_id) == ("LOW", "sensor_spike")
+    assert "47.5 A" in alert.description
 
 
 def test_thresholds_come_from_device_then_cohort_then_default(devices):
@@ -96,7 +121,7 @@ def test_the_worker_uses_an_edited_threshold(devices, now):
     threshold_set(
         parameter="compressor_overload_amps", value=20, device=dev, actor="ana", reason="tight"
     )
-    feed(dev.device_id, now - timedelta(minutes=5), [25.0])
+    feed(dev.device_id, now - timedelta(minutes=5), [25.0, 25.0, 25.0])
     drain(worker)
     assert DeviceAlert.objects.filter(device_id=dev.pk, model_id="compressor_overload").exists()
 
@@ -142,18 +167,84 @@ def test_impossible_thresholds_are_refused(devices, parameter, value, match):
         threshold_set(parameter=parameter, value=value, device=devices[0], actor="ana", reason="x")
 
 
-def test_a_second_overload_within_four_hours_is_suppressed(devices, now):
+def test_a_repeated_overload_grows_its_active_alert_instead_of_raising_another(devices, now):
+    """Item 5 (operator load) with D6: each repeat is stored suppressed and linked, and the
+    active alert counts it, records it as an event and moves its last_seen_at."""
     worker = StreamingWorker(consumer="w1", block_ms=50)
     dev = devices[0].device_id
-    feed(dev, now - timedelta(minutes=30), [12.0, 45.0, 12.0, 12.0, 46.0])
+    episode = [45.0, 45.0, 45.0, 12.0, 12.0, 12.0]
+    feed(dev, now - timedelta(hours=6), episode)
+    # Hours later, the same fault again: past D6's 4 h, but its alert is still open.
+    feed(dev, now - timedelta(minutes=30), episode)
     drain(worker)
-    first, second = DeviceAlert.objects.filter(device_id=dev).order_by("first_detected_at")
-    assert (first.suppressed, second.suppressed, second.suppressed_by_id) == (False, True, first.pk)
+
+    active, repeat = DeviceAlert.objects.filter(device_id=dev).order_by("first_detected_at")
+    assert (active.suppressed, repeat.suppressed, repeat.suppressed_by_id) == (
+        False,
+        True,
+        active.pk,
+    )
+    assert active.occurrences == 2
+    assert active.last_seen_at == now - timedelta(minutes=28)
+    created, repeated = active.events.order_by("pk")
+    assert (created.kind, repeated.kind) == ("created", "repeated")
+    assert repeated.details["occurrence"] == 2
+    assert [v for _, v in repeated.details["evidence"]] == [45.0, 45.0, 45.0]
+    assert DeviceAlert.objects.filter(device_id=dev, suppressed=False).count() == 1
+
+
+def test_after_its_alert_is_resolved_the_same_fault_raises_a_new_alert(devices, now):
+    worker = StreamingWorker(consumer="w1", block_ms=50)
+    dev = devices[0].device_id
+    episode = [45.0, 45.0, 45.0, 12.0, 12.0, 12.0]
+    feed(dev, now - timedelta(hours=2), episode)
+    drain(worker)
+    DeviceAlert.objects.filter(device_id=dev).update(status="resolved")
+    feed(dev, now - timedelta(minutes=30), episode)
+    drain(worker)
+    assert DeviceAlert.objects.filter(device_id=dev, suppressed=False).count() == 2
+
+
+def test_a_rising_severity_escalates_the_active_alert(devices, now):
+    from scoring.streaming.rules import Firing
+
+    dev = devices[0].device_id
+
+    def stuck(severity, minutes):
+        at = now + timedelta(minutes=minutes)
+        return Firing(
+            "defrost_too_long",
+            severity,
+            dev,
+            at,
+            "defrost_cycle",
+            float(minutes),
+            45.0,
+            ((now, 1.0), (at, 1.0)),
+            f"Defrost running for {minutes} min",
+        )
+
+    assert alerts_from_firings([stuck("MEDIUM", 46)], now=now + timedelta(minutes=46)) == 1
+    assert alerts_from_firings([stuck("HIGH", 91)], now=now + timedelta(minutes=91)) == 0
+    assert alerts_from_firings([stuck("CRITICAL", 181)], now=now + timedelta(minutes=181)) == 0
+    alert = DeviceAlert.objects.get(device_id=dev, suppressed=False)
+    assert (alert.severity, alert.alert_type, alert.occurrences) == (
+        "CRITICAL",
+        "ANOMALY_ESCALATED",
+        3,
+    )
+    assert alert.sla_deadline == now + timedelta(minutes=181 + 30)
+    steps = [(e.kind, e.details.get("from"), e.details.get("to")) for e in alert.events.all()]
+    assert steps == [
+        ("created", None, None),
+        ("escalated", "MEDIUM", "HIGH"),
+        ("escalated", "HIGH", "CRITICAL"),
+    ]
 
 
 def test_a_message_taken_by_a_dead_worker_is_claimed_and_processed(devices, now, settings):
     dev = devices[0].device_id
-    feed(dev, now - timedelta(minutes=3), [12.0, 47.0])
+    feed(dev, now - timedelta(minutes=5), [12.0, 47.0, 47.0, 47.0])
     dead = StreamingWorker(consumer="dead", block_ms=50)
     # The dead worker read the message, then died before doing anything with it.
     taken = dead.redis.xreadgroup(
@@ -171,7 +262,7 @@ def test_a_message_taken_by_a_dead_worker_is_claimed_and_processed(devices, now,
 
 def test_a_message_processed_but_not_acknowledged_raises_nothing_twice(devices, now, settings):
     dev = devices[0].device_id
-    feed(dev, now - timedelta(minutes=3), [12.0, 47.0])
+    feed(dev, now - timedelta(minutes=5), [12.0, 47.0, 47.0, 47.0])
     dead = StreamingWorker(consumer="dead", block_ms=50)
     taken = dead.redis.xreadgroup(
         GROUP, "dead", {stream_key(p): ">" for p in dead.partitions}, count=10, block=50
@@ -242,8 +333,9 @@ def start_worker(tmp_path, name: str, claim_idle_ms: int):
 def test_killing_a_worker_mid_stream_loses_no_reading_and_duplicates_no_alert(
     devices, now, settings, tmp_path
 ):
-    """50 batches, one overload per device in each of batches 10, 25 and 40 (well over 4 h
-    apart in reading time, so none is suppressed): exactly 3 alerts per device must result."""
+    """50 batches, an overload of every device in batches 10, 25 and 40 (three readings a
+    minute apart: persistence): exactly 3 firings per device must be stored, as one visible
+    alert and two repeats linked to it, however the worker died in between."""
     import signal
     import time
 
@@ -253,12 +345,18 @@ def test_killing_a_worker_mid_stream_loses_no_reading_and_duplicates_no_alert(
     try:
         for batch in range(50):
             when = start + timedelta(minutes=35 * batch)
-            amps = 48.0 if batch in overload_batches else 12.0
+            amps, count = (48.0, 3) if batch in overload_batches else (12.0, 1)
             ingest_messages(
                 messages=[
-                    message(d.device_id, when, values={"current_compressor": amps}) for d in devices
+                    message(
+                        d.device_id,
+                        when + timedelta(minutes=m),
+                        values={"current_compressor": amps},
+                    )
+                    for d in devices
+                    for m in range(count)
                 ],
-                received_at=when,
+                received_at=when + timedelta(minutes=count),
             )
             if batch == 20:
                 worker.send_signal(signal.SIGKILL)
@@ -282,6 +380,7 @@ def test_killing_a_worker_mid_stream_loses_no_reading_and_duplicates_no_alert(
             device.device_id,
             list(alerts.values_list("first_detected_at", flat=True)),
         )
+        assert alerts.filter(suppressed=False).get().occurrences == 3
     assert pending(settings.FLEETMON_STREAM_PARTITIONS) == 0
 
 

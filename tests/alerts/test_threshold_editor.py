@@ -4,14 +4,15 @@ worker uses it; impossible values refused per field; remove; revert; roles and s
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from alerts.models import DeviceAlert, RuleThreshold, ThresholdHistory
 from alerts.streaming import StreamingWorker
 from alerts.threshold_views import CATALOGUE
-from alerts.thresholds import PARAMETERS, threshold_set
+from alerts.thresholds import LIMITS, PARAMETERS, threshold_set
 from fleetmon.streams import client, stream_key
 from quality.ingest import ingest_messages
-from scoring.streaming.rules import RULES
+from scoring.streaming import RULES, Thresholds
 from tests.conftest import message, register_devices
 from tests.registry.console_cast import api_as, cast_of_roles
 
@@ -61,7 +62,31 @@ def test_the_list_shows_effective_value_source_and_limits(people, west):
     )
     amps = found["compressor_overload_amps"]
     assert (amps["effective"], amps["source"], amps["unit"]) == (40.0, "default", "A")
-    assert (amps["min"], amps["max"], amps["rules"]) == (1.0, 100.0, ["compressor_overload"])
+    assert (amps["min"], amps["max"], amps["rules"]) == (5.0, 100.0, ["compressor_overload"])
+    running = found["min_run_minutes"]
+    assert (running["effective"], running["unit"], running["rules"]) == (
+        3.0,
+        "min",
+        ["pressure_loss_acute", "cooling_loss_total"],
+    )
+
+
+def test_persistence_clear_levels_and_running_time_are_editable_parameters():
+    for rule in ("overload", "vibration", "pressure", "cooling"):
+        assert {f"{rule}_persist_k", f"{rule}_persist_n"} <= set(CATALOGUE)
+    assert {
+        "overload_clear_factor",
+        "vibration_clear_factor",
+        "pressure_clear_fraction",
+        "cooling_clear_k",
+        "min_run_minutes",
+        "post_defrost_minutes",
+        "restart_minutes",
+    } <= set(CATALOGUE)
+    # Every one has a physically sane range that its default sits in.
+    for name in CATALOGUE:
+        low, high = LIMITS[name]
+        assert 0 <= low < high and low <= getattr(Thresholds(), name) <= high, name
 
 
 @pytest.mark.django_db(transaction=True)
@@ -82,14 +107,16 @@ def test_an_edit_is_recorded_becomes_effective_and_the_running_worker_uses_it(pe
             messages=[
                 message(
                     west.device_id,
-                    now - timedelta(minutes=9),
+                    now - timedelta(minutes=9 - m),
                     values={"current_compressor": 25.0},
                 )
+                for m in range(3)
             ]
         )
         while worker.step():
             pass
-        assert not DeviceAlert.objects.exists()  # 25 A is fine at the default 40 A
+        # 25 A is fine at the default 40 A (too few readings to know its running current).
+        assert not DeviceAlert.objects.exists()
 
         answer = put(
             people["operator_a"],
@@ -114,11 +141,11 @@ def test_an_edit_is_recorded_becomes_effective_and_the_running_worker_uses_it(pe
         ingest_messages(
             messages=[
                 message(
-                    west.device_id, now - timedelta(minutes=8), values={"current_compressor": 12}
-                ),
-                message(
-                    west.device_id, now - timedelta(minutes=7), values={"current_compressor": 25}
-                ),
+                    west.device_id,
+                    now - timedelta(minutes=5 - m),
+                    values={"current_compressor": amps},
+                )
+                for m, amps in enumerate([12, 12, 12, 25, 25, 25])
             ]
         )
         while worker.step():
@@ -126,7 +153,7 @@ def test_an_edit_is_recorded_becomes_effective_and_the_running_worker_uses_it(pe
         alert = DeviceAlert.objects.get()
         assert (alert.model_id, alert.first_detected_at) == (
             "compressor_overload",
-            now - timedelta(minutes=7),
+            now - timedelta(minutes=0),
         )
         assert alert.events.get().details["threshold"] == 20.0
     finally:
@@ -136,11 +163,18 @@ def test_an_edit_is_recorded_becomes_effective_and_the_running_worker_uses_it(pe
 @pytest.mark.parametrize(
     ("parameter", "body", "field", "message"),
     [
-        ("compressor_overload_amps", {"value": 0, "reason": "x"}, "value", "between 1 and 100"),
-        ("compressor_overload_amps", {"value": 250, "reason": "x"}, "value", "between 1 and 100"),
-        ("pressure_drop_fraction", {"value": 1.5, "reason": "x"}, "value", "between 0.01 and 0.99"),
+        ("compressor_overload_amps", {"value": 0, "reason": "x"}, "value", "between 5 and 100"),
+        ("compressor_overload_amps", {"value": 1, "reason": "x"}, "value", "between 5 and 100"),
+        ("compressor_overload_amps", {"value": 250, "reason": "x"}, "value", "between 5 and 100"),
+        ("overload_factor", {"value": 1.1, "reason": "x"}, "value", "between 1.3 and 5"),
+        ("pressure_drop_fraction", {"value": 1.5, "reason": "x"}, "value", "between 0.05 and 0.95"),
         ("door_open_max_minutes", {"value": -3, "reason": "x"}, "value", "between 1 and 720"),
         ("vibration_min_history", {"value": 10.5, "reason": "x"}, "value", "whole number"),
+        ("overload_persist_k", {"value": 2.5, "reason": "x"}, "value", "whole number"),
+        ("overload_persist_k", {"value": 5, "reason": "x"}, "value", "must not exceed"),
+        ("overload_clear_factor", {"value": 2.5, "reason": "x"}, "value", "must be below"),
+        ("pressure_clear_fraction", {"value": 0.3, "reason": "x"}, "value", "must be below"),
+        ("defrost_high_minutes", {"value": 30, "reason": "x"}, "value", "must not exceed"),
         ("door_open_max_minutes", {"value": "soon", "reason": "x"}, "value", "valid number"),
         ("door_open_max_minutes", {"reason": "x"}, "value", "required"),
         ("door_open_max_minutes", {"value": 20}, "reason", "a reason is required"),
@@ -168,7 +202,25 @@ def test_the_preview_refuses_an_impossible_value_too(people, west):
         url(west, "pressure_drop_fraction/preview/"), {"value": 2}, format="json"
     )
     assert answer.status_code == 400
-    assert "between 0.01 and 0.99" in answer.json()["value"][0]
+    assert "between 0.05 and 0.95" in answer.json()["value"][0]
+    clash = api_as(people["operator_a"]).post(
+        url(west, "pressure_clear_fraction/preview/"), {"value": 0.4}, format="json"
+    )
+    assert clash.status_code == 400
+    assert "must be below pressure_drop_fraction (0.3)" in clash.json()["value"][0]
+
+
+def test_a_relation_is_judged_against_the_devices_own_values(people, west):
+    operator = people["operator_a"]
+    assert (
+        put(operator, west, "overload_clear_factor", {"value": 2.5, "reason": "x"}).status_code
+        == 400
+    )
+    assert put(operator, west, "overload_factor", {"value": 3.0, "reason": "x"}).status_code == 200
+    # With its own 3x trip level, a 2.5x clear level is on the safe side of it.
+    answer = put(operator, west, "overload_clear_factor", {"value": 2.5, "reason": "x"})
+    assert answer.status_code == 200, answer.content
+    assert rows(operator, west)["overload_clear_factor"]["effective"] == 2.5
 
 
 def test_an_unknown_parameter_is_not_found(people, west):
@@ -315,3 +367,21 @@ def test_without_a_login_nothing_answers(west):
     assert api_as(None).get(url(west)).status_code in (401, 403)
     answer = api_as(None).put(url(west, "door_open_max_minutes/"), {"value": 20, "reason": "r"})
     assert answer.status_code in (401, 403)
+
+
+def test_a_change_to_a_parameter_the_rules_no_longer_have_cannot_be_reverted(people, west):
+    """Issue 11 replaced the 2 °C/min cooling-loss rule: its old history stays readable, and
+    reverting it is refused in words, not with a server error."""
+    old = ThresholdHistory.objects.create(
+        parameter="evap_rise_c_per_min",
+        scope="device",
+        device_id=west.device_id,
+        old_value=None,
+        new_value=3.0,
+        changed_by="ana",
+        changed_at=timezone.now(),
+        reason="before issue 11",
+    )
+    answer = api_as(people["operator_a"]).post(url(west, f"history/{old.pk}/revert/"), {})
+    assert answer.status_code == 400
+    assert "unknown parameter 'evap_rise_c_per_min'" in answer.json()["detail"][0]

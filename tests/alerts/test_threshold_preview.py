@@ -17,18 +17,21 @@ from tests.registry.console_cast import api_as, cast_of_roles
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 
-# Minute offsets -> compressor current. At 40 A (the default) the 45 A spikes fire; at 30 A
-# the 33-36 A ones fire too, but several land within 4 h (D6) of the last one and are
-# suppressed: 30 A gives 6 firings but 3 alerts, 40 A gives 2 firings and 2 alerts.
-SPIKES = {60: 45.0, 120: 35.0, 330: 35.0, 600: 35.0, 700: 45.0, 1100: 33.0}
-# Door-open episodes (first minute, minutes open): 10, 20 and 11 min; the last within 4 h.
-DOOR_EPISODES = ((300, 10), (800, 20), (830, 11))
+# The device runs continuously at 12 A. Overload episodes (first minute -> amps), 4 minutes
+# each: at the default 1.6x its running current (19.2 A) only the 25 A ones fire; at 1.4x
+# (16.8 A) the 18 A ones too. Nobody closes the alert, so each firing after the first is a
+# repeat merged into it: 3 firings and 1 alert, or 6 firings and 1 alert.
+EPISODES = {60: 25.0, 200: 18.0, 330: 18.0, 600: 25.0, 700: 18.0, 1100: 25.0}
+PROPOSED_FACTOR = 1.4
+# Door-open episodes (first minute, minutes open): 10, 20 and 11 min.
+DOOR_EPISODES = ((300, 10), (800, 20), (840, 11))
 SPAN_MINUTES = 1200
 
 
 def _values(minute: int) -> dict:
     door = any(start <= minute < start + length for start, length in DOOR_EPISODES)
-    return {"current_compressor": SPIKES.get(minute, 12.0), "door_open_close": door}
+    amps = next((a for start, a in EPISODES.items() if start <= minute < start + 4), 12.0)
+    return {"current_compressor": amps, "door_open_close": door}
 
 
 def _readings(device_id: str, start: datetime) -> list[Reading]:
@@ -42,39 +45,36 @@ def _readings(device_id: str, start: datetime) -> list[Reading]:
     ]
 
 
-def test_the_replay_counts_alerts_after_the_four_hour_dedup():
+def test_the_replay_counts_firings_and_merges_repeats_into_one_alert():
     readings = _readings("REF-X", T0)
-    at_40 = replay_alerts(readings, Thresholds(), rules=["compressor_overload"])
-    at_30 = replay_alerts(
-        readings, Thresholds(compressor_overload_amps=30), rules=["compressor_overload"]
+    default = replay_alerts(readings, Thresholds(), rules=["compressor_overload"])
+    tighter = replay_alerts(
+        readings, Thresholds(overload_factor=PROPOSED_FACTOR), rules=["compressor_overload"]
     )
-    assert (at_40.alerts, at_40.firings) == (2, 2)
-    # 60 and 600 and 1100 start alerts; 120, 330 and 700 fall within 4 h of the previous
-    # firing (each suppressed one keeps the alert alive, D6) and are suppressed.
-    assert (at_30.alerts, at_30.firings) == (3, 6)
-    assert at_30.by_rule == {"compressor_overload": 3}
+    assert (default.alerts, default.firings) == (1, 3)
+    assert (tighter.alerts, tighter.firings) == (1, 6)
+    assert (tighter.by_rule, tighter.firings_by_rule) == (
+        {"compressor_overload": 1},
+        {"compressor_overload": 6},
+    )
 
 
-def test_the_replay_ignores_firings_before_the_window_but_keeps_their_dedup():
+def test_an_alert_raised_before_the_window_still_takes_the_repeats_in_it():
     readings = _readings("REF-X", T0)
-    since = T0 + timedelta(minutes=100)  # after the first spike, before the second
+    since = T0 + timedelta(minutes=100)  # after the first episode
     counted = replay_alerts(
         readings,
-        Thresholds(compressor_overload_amps=30),
+        Thresholds(overload_factor=PROPOSED_FACTOR),
         since=since,
         rules=["compressor_overload"],
     )
-    # 120 and 330 are still suppressed by the alert of minute 60, raised before the window.
-    assert counted.alerts == 2
+    assert (counted.alerts, counted.firings) == (0, 5)
 
 
 def test_readings_arriving_out_of_order_replay_in_time_order():
     readings = _readings("REF-X", T0)
     shuffled = readings[::2] + readings[1::2]
-    assert (
-        replay_alerts(shuffled, Thresholds()).by_rule
-        == replay_alerts(readings, Thresholds()).by_rule
-    )
+    assert replay_alerts(shuffled, Thresholds()) == replay_alerts(readings, Thresholds())
 
 
 @pytest.fixture
@@ -86,8 +86,10 @@ def empty_streams(settings):
     redis.delete(*keys)
 
 
-def _stored_alerts(device_id: str, rule: str) -> int:
-    return DeviceAlert.objects.filter(device_id=device_id, model_id=rule, suppressed=False).count()
+def _stored(device_id: str, rule: str) -> tuple[int, int]:
+    """(visible alerts, every stored firing) of a rule on a device."""
+    rows = DeviceAlert.objects.filter(device_id=device_id, model_id=rule)
+    return rows.filter(suppressed=False).count(), rows.count()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -95,7 +97,7 @@ def _stored_alerts(device_id: str, rule: str) -> int:
 @pytest.mark.parametrize(
     ("parameter", "proposed", "rule"),
     [
-        ("compressor_overload_amps", 30.0, "compressor_overload"),
+        ("overload_factor", PROPOSED_FACTOR, "compressor_overload"),
         ("door_open_max_minutes", 5.0, "door_open_too_long"),
     ],
 )
@@ -108,7 +110,7 @@ def test_the_preview_count_matches_a_replay_through_the_streaming_worker(
     rule,
 ):
     """Two devices send the same readings; one keeps the default, the other has the proposed
-    value as its override. The worker's stored alerts must equal the preview's counts."""
+    value as its override. The worker's stored alerts and firings must equal the preview's."""
     current_device, proposed_device = devices[0], devices[1]
     threshold_set(
         parameter=parameter, value=proposed, device=proposed_device, actor="t", reason="test"
@@ -124,9 +126,9 @@ def test_the_preview_count_matches_a_replay_through_the_streaming_worker(
     worker = StreamingWorker(consumer="replay", block_ms=50)
     while worker.step():
         pass
-    with_current = _stored_alerts(current_device.device_id, rule)
-    with_proposed = _stored_alerts(proposed_device.device_id, rule)
-    assert with_proposed > with_current > 0  # the readings tell the two values apart
+    with_current = _stored(current_device.device_id, rule)
+    with_proposed = _stored(proposed_device.device_id, rule)
+    assert with_proposed[1] > with_current[1] > 0  # the readings tell the two values apart
 
     preview = preview_parameter(
         device_id=current_device.device_id,
@@ -136,7 +138,8 @@ def test_the_preview_count_matches_a_replay_through_the_streaming_worker(
         rules=[rule],
         now=now,
     )
-    assert (preview.proposed.alerts, preview.current.alerts) == (with_proposed, with_current)
+    assert (preview.proposed.alerts, preview.proposed.firings) == with_proposed
+    assert (preview.current.alerts, preview.current.firings) == with_current
     assert preview.readings == SPAN_MINUTES
 
     # The API answers the same, for the device in scope, with the sentence the page shows.
@@ -147,7 +150,9 @@ def test_the_preview_count_matches_a_replay_through_the_streaming_worker(
     )
     assert answer.status_code == 200, answer.content
     body = answer.json()
-    assert (body["alerts"], body["current_alerts"]) == (with_proposed, with_current)
+    assert (body["alerts"], body["firings"]) == with_proposed
+    assert (body["current_alerts"], body["current_firings"]) == with_current
     assert body["message"] == (
-        f"would have raised {with_proposed} alerts in the last 7 days (now: {with_current})"
+        f"would have raised 1 alert ({with_proposed[1]} firings) in the last 7 days "
+        f"(now: 1 alert, {with_current[1]} firing{'' if with_current[1] == 1 else 's'})"
     )

@@ -147,20 +147,21 @@ def test_an_acute_fault_travels_from_the_ingest_api_to_the_operators_browser(
     worker = start_worker(tmp_path, "rules", claim_idle_ms=30_000)
     try:
         with socket(asgi_server, alice) as ws:
+            # Three readings over the limit: the rule needs 3 of the last 4 (persistence).
             batch = [
                 message(
                     device.device_id,
-                    now - timedelta(minutes=2 - i),
+                    now - timedelta(minutes=3 - i),
                     values={"current_compressor": a},
                 )
-                for i, a in enumerate([12.0, 12.5, 48.5])
+                for i, a in enumerate([12.0, 48.5, 48.5, 48.5])
             ]
             response = httpx.post(
                 f"{asgi_server}/api/v1/ingest/",
                 content=orjson.dumps(batch),
                 headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
             )
-            assert response.json()["accepted"] == 3
+            assert response.json()["accepted"] == 4
             event = receive(ws, timeout=15)
     finally:
         worker.terminate()

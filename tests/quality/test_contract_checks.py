@@ -13,6 +13,7 @@ from quality.checks.readings import (
     check_batch,
     flag_names,
     parse_messages,
+    refuse_future,
 )
 from tests.conftest import NORMAL_READINGS, message
 
@@ -113,6 +114,32 @@ def test_far_future_and_far_past_timestamps_are_accepted_as_drift():
     ]
     checked = run(far)
     assert [flags_of(checked, i) for i in range(2)] == [["CLOCK_DRIFT"], ["CLOCK_DRIFT"]]
+
+
+def test_a_backfill_trusts_device_clocks_however_old():
+    when = NOW - timedelta(days=400)
+    checked = run([message(DEV, when)], limits=Limits(clock_drift=None))
+    assert flags_of(checked) == []
+    assert checked.timestamp_utc[0] == np.datetime64(when.replace(tzinfo=None), "us")
+
+
+def test_future_rows_are_split_off_with_a_reason_naming_the_load_time():
+    batch, _ = parse_messages(
+        [
+            message(DEV, NOW - timedelta(days=30)),
+            message(DEV, NOW + timedelta(minutes=5)),  # within the tolerance
+            message(DEV, NOW + timedelta(minutes=5, seconds=1)),
+            message(DEV, datetime(9999, 12, 31, tzinfo=UTC)),
+        ]
+    )
+    kept, errors = refuse_future(batch, ingested_at=NOW, tolerance=timedelta(minutes=5))
+
+    assert kept.index.tolist() == [0, 1]
+    assert [(e.index, e.field) for e in errors] == [(2, "timestamp"), (3, "timestamp")]
+    assert errors[0].reason == (
+        "in the future: 2026-11-26T12:05:01Z is more than 5 min after the load time "
+        "2026-11-26T12:00:00Z"
+    )
 
 
 def test_timestamp_offset_is_converted_to_utc():

@@ -7,8 +7,9 @@ from datetime import timedelta
 import orjson
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
-from fleetmon.readings.models import CleanSensorReading
+from fleetmon.readings.models import CleanSensorReading, RawSensorReading
 from quality.models import QuarantineSensorReading
 from tests.conftest import message
 
@@ -80,3 +81,107 @@ def test_missing_file_exits_non_zero_with_one_clear_line(tmp_path):
         result.stderr.strip().splitlines()[-1]
         == f"CommandError: {tmp_path / 'nope.ndjson'}: no such file"
     )
+
+
+# ---------------------------------------------------------------- --backfill
+
+
+def history_file(tmp_path, device_id, now, *, days=(30, 10, 2), extra=()):
+    """An NDJSON file of readings recorded `days` ago (beyond the 7-day dedup horizon too)."""
+    lines = [orjson.dumps(message(device_id, now - timedelta(days=d))) for d in days]
+    lines += [orjson.dumps(m) for m in extra]
+    path = tmp_path / "history.ndjson"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+@pytest.fixture
+def published(monkeypatch):
+    """What ingest hands to the readings stream after commit."""
+    sent = []
+    monkeypatch.setattr("quality.ingest.publish", sent.extend)
+    return sent
+
+
+def test_backfill_keeps_old_timestamps_and_stays_off_the_stream(
+    tmp_path, devices, now, capsys, published, django_capture_on_commit_callbacks
+):
+    path = history_file(tmp_path, devices[0].device_id, now)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("load_readings", "--backfill", str(path))
+
+    rows = CleanSensorReading.objects.order_by("timestamp_utc")
+    assert [r.timestamp_utc for r in rows] == [now - timedelta(days=d) for d in (30, 10, 2)]
+    assert [r.quality_flags for r in rows] == [[], [], []]
+    assert "accepted=3 flagged=0" in capsys.readouterr().out
+    assert published == []
+
+
+def test_a_replayed_backfill_stores_nothing_new(tmp_path, devices, now, capsys):
+    path = history_file(tmp_path, devices[0].device_id, now)
+    call_command("load_readings", "--backfill", str(path))
+    call_command("load_readings", "--backfill", str(path))
+
+    assert (
+        "accepted=0 flagged=0 quarantined=0 dead_lettered=0 duplicates=3"
+        in (capsys.readouterr().out.splitlines()[-1])
+    )
+    assert CleanSensorReading.objects.count() == 3
+    assert RawSensorReading.objects.count() == 3
+
+
+def test_a_backfill_finds_readings_a_plain_load_stored_at_its_load_time(
+    tmp_path, devices, now, capsys
+):
+    path = history_file(tmp_path, devices[0].device_id, now)
+    call_command("load_readings", str(path))  # CLOCK_DRIFT copies, stored at the load time
+    call_command("load_readings", "--backfill", str(path))
+
+    assert (
+        "accepted=0 flagged=0 quarantined=0 dead_lettered=0 duplicates=3"
+        in (capsys.readouterr().out.splitlines()[-1])
+    )
+    assert CleanSensorReading.objects.count() == 3
+
+
+def test_backfill_refuses_a_future_timestamp_and_keeps_the_valid_rows(
+    tmp_path, devices, now, capsys
+):
+    dev = devices[0].device_id
+    future = message(dev, now + timedelta(days=1))
+    path = history_file(tmp_path, dev, now, extra=[future])
+
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("load_readings", "--backfill", str(path))
+
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 1
+    assert f"{path}:4 timestamp: in the future: " in err
+    assert "is more than 5 min after the load time" in err
+    assert err.strip().splitlines()[-1] == "1 rows rejected; valid rows were stored"
+    assert "accepted=3" in out
+    assert CleanSensorReading.objects.count() == 3
+
+
+def test_without_backfill_old_and_future_readings_are_stored_at_load_time_as_drift(
+    tmp_path, devices, now, capsys
+):
+    dev = devices[0].device_id
+    path = history_file(
+        tmp_path, dev, now, days=(30,), extra=[message(dev, now + timedelta(days=2))]
+    )
+
+    call_command("load_readings", str(path))
+
+    rows = list(CleanSensorReading.objects.all())
+    assert [r.quality_flags for r in rows] == [["CLOCK_DRIFT"], ["CLOCK_DRIFT"]]
+    assert all(abs(r.timestamp_utc - timezone.now()) < timedelta(minutes=5) for r in rows)
+    assert "accepted=2 flagged=2" in capsys.readouterr().out
+
+
+def test_a_missing_file_fails_before_anything_is_loaded(tmp_path, devices, now):
+    path = history_file(tmp_path, devices[0].device_id, now)
+    with pytest.raises(CommandError, match="nope.ndjson: no such file"):
+        call_command("load_readings", "--backfill", str(path), str(tmp_path / "nope.ndjson"))
+    assert CleanSensorReading.objects.count() == 0

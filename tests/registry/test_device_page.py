@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from alerts.models import MaintenanceEvent
+from alerts.threshold_views import CATALOGUE
 from alerts.thresholds import threshold_set
 from scoring.models import ModelScore
 from tests.conftest import register_devices
@@ -122,8 +123,8 @@ def test_the_device_page_shows_charts_alerts_and_the_editor_to_an_operator(clien
     assert 'data-figure-json="score-figure"' in page and 'id="score-figure"' in page
     assert f'href="/alerts/{alert.alert_id}/"' in page
     assert 'id="threshold-table"' in page
-    assert len(re.findall(r'<tr data-parameter="', page)) == 11
-    assert len(re.findall(r'class="threshold-form"', page)) == 11
+    assert len(re.findall(r'<tr data-parameter="', page)) == len(CATALOGUE)
+    assert len(re.findall(r'class="threshold-form"', page)) == len(CATALOGUE)
     door_row = page[page.index('<tr data-parameter="door_open_max_minutes"') :]
     door_row = door_row[: door_row.index("</tr>")]
     assert "25 min" in door_row and "source-device" in door_row

@@ -117,4 +117,7 @@ def test_when_no_model_can_score_the_rules_fallback_still_alerts(
     assert run.status == "succeeded"
     alert = DeviceAlert.objects.get(device_id=victim)
     assert (alert.source, alert.severity) == ("fallback", "MEDIUM")
-    assert "Compressor current" in alert.title
+    # The overload trips the compressor within minutes; by the scored window its coil has
+    # warmed past the profile's limit (or the current is still above it).
+    assert "flagged by fallback rules" in alert.title
+    assert alert.top_contributors[0] in ("temp_evaporator_mean", "current_compressor_max")

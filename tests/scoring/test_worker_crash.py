@@ -72,8 +72,11 @@ def test_a_killed_worker_loses_no_shard_and_scores_every_device_once(
             what="a shard to start",
         )
         os.killpg(doomed.pid, signal.SIGKILL)
-        doomed.wait(10)
     finally:
+        # Never leave it behind: a stray worker would take the next tests' tasks.
+        if doomed.poll() is None:
+            os.killpg(doomed.pid, signal.SIGKILL)
+        doomed.wait(10)
         blocker.rollback()
         blocker.close()
     stuck = ScoringShard.objects.get(run_id=run_id, status="running")
@@ -88,7 +91,11 @@ def test_a_killed_worker_loses_no_shard_and_scores_every_device_once(
         run = wait_for_run(run_id, timeout=90)
     finally:
         survivor.terminate()
-        survivor.wait(30)
+        try:
+            survivor.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(survivor.pid, signal.SIGKILL)
+            survivor.wait(10)
 
     assert run.status == "succeeded"
     stuck.refresh_from_db()

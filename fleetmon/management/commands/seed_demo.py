@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from fleetmon.accounts.models import Profile, Role
+from fleetmon.registry.services import equipment_profiles_seed
 
 # username -> (role, regions): two operators of different regions, one of each other role.
 DEMO_USERS = {
@@ -18,7 +19,8 @@ DEMO_USERS = {
 class Command(BaseCommand):
     help = (
         "Create the demo logins operator_a (US-W), operator_b (US-E), ml_engineer, manager "
-        "and admin, with the password FLEETMON_DEMO_PASSWORD. Idempotent."
+        "and admin, with the password FLEETMON_DEMO_PASSWORD, and the default equipment "
+        "profiles of the four demo models (kept if already there). Idempotent."
     )
 
     @transaction.atomic
@@ -36,3 +38,5 @@ class Command(BaseCommand):
             )
             where = ", ".join(regions) or "whole fleet"
             self.stdout.write(f"{username}: {role} ({where})")
+        for model in equipment_profiles_seed(actor="seed_demo"):
+            self.stdout.write(f"equipment profile {model}: created")

@@ -3,6 +3,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from quality.ingest import IngestResult, ingest_messages
 from quality.loaders import FileFormatError, batches, read_messages
@@ -13,27 +14,48 @@ MAX_ERRORS_SHOWN = 20
 class Command(BaseCommand):
     help = (
         "Load raw device messages from NDJSON or CSV files through the ingest contract. "
-        "Exits 1 when any row was rejected (valid rows are still stored)."
+        "Exits 1 when any row was rejected (valid rows are still stored). With --backfill "
+        "the files are recorded history: device timestamps are kept however old, future "
+        "ones are rejected, and nothing goes to the streaming rules."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("files", nargs="+", type=Path)
         parser.add_argument("--format", choices=["ndjson", "csv"], help="default: by extension")
         parser.add_argument("--batch-size", type=int, default=settings.FLEETMON_INGEST_MAX_BATCH)
+        parser.add_argument(
+            "--backfill",
+            action="store_true",
+            help=(
+                "import history as recorded: trust device timestamps (no CLOCK_DRIFT), refuse "
+                "those more than FLEETMON_BACKFILL_FUTURE_MINUTES after the load time, and "
+                "keep the readings off the readings stream"
+            ),
+        )
 
-    def handle(self, *args, files, format, batch_size, **options):
+    def handle(self, *args, files, format, batch_size, backfill, **options):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1")
-        total = IngestResult()
-        shown = 0
+        # Every file is checked before any is loaded, so a typo in the last name does not
+        # leave the first files loaded and the rest not.
         for path in files:
             if not path.is_file():
                 raise CommandError(f"{path}: no such file")
+        total = IngestResult()
+        shown = 0
+        # One load time for the whole command: a backfill's future limit does not move
+        # while a large file loads.
+        loaded_at = timezone.now()
+        for path in files:
             fmt = format or ("csv" if path.suffix.lower() == ".csv" else "ndjson")
             try:
                 for chunk in batches(read_messages(path, fmt), batch_size):
                     lines = [number for number, _ in chunk]
-                    result = ingest_messages(messages=[m for _, m in chunk])
+                    result = ingest_messages(
+                        messages=[m for _, m in chunk],
+                        received_at=loaded_at if backfill else None,
+                        backfill=backfill,
+                    )
                     for error in result.errors:
                         if shown < MAX_ERRORS_SHOWN:
                             where = f"{path}:{lines[error.index]}"
@@ -44,8 +66,12 @@ class Command(BaseCommand):
                 raise CommandError(str(exc)) from exc
             except UnicodeDecodeError as exc:
                 raise CommandError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+            except OSError as exc:
+                raise CommandError(f"{path}: cannot be read ({exc.strerror})") from exc
         counts = {k: v for k, v in total.as_dict().items() if k != "errors"}
         self.stdout.write(" ".join(f"{k}={v}" for k, v in counts.items()))
+        if shown > MAX_ERRORS_SHOWN:
+            self.stderr.write(f"({shown - MAX_ERRORS_SHOWN} more row errors not shown)")
         if total.rejected:
             self.stderr.write(f"{total.rejected} rows rejected; valid rows were stored")
             sys.exit(1)

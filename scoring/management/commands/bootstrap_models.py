@@ -1,50 +1,75 @@
-from datetime import timedelta
-
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from scoring.features import WINDOW_MINUTES
-from scoring.models import ModelRole, ModelVersion
-from scoring.services.features import features_compute
-from scoring.services.registry import RegistryError, model_set_role
-from scoring.services.training import TrainingFailed, model_train, rules_fallback_ensure
-from scoring.services.validation import RegressionSetExists, regression_set_build
+from scoring.management.commands.train_model import parse_until
+from scoring.services.bootstrap import KINDS, BootstrapOutcome, models_bootstrap
 
-KINDS = ("isolation_forest", "statistical_baseline", "cohort_isolation_forest", "daily_baseline")
+COLUMNS = ("kind", "outcome", "version", "training windows", "reason")
 
 
 class Command(BaseCommand):
     help = (
         "First deployment: features for the stored history, the regression set, and a "
-        "production version of every model kind that has none. Idempotent."
+        "production version of every model kind that has none. Idempotent. Prints what was "
+        "and was not deployed, and why; exits 1 when a kind asked for is not deployed."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
             "--days", type=float, default=2.0, help="history to compute features for"
         )
+        parser.add_argument(
+            "--until",
+            help="train as of this time (ISO 8601 with an offset, e.g. 2026-11-25T12:00:00Z); "
+            "default: now",
+        )
+        parser.add_argument(
+            "--kinds",
+            nargs="+",
+            metavar="KIND",
+            help=f"the kinds to deploy (space- or comma-separated); default: {','.join(KINDS)}",
+        )
 
-    def handle(self, *args, days, **options):
-        now = timezone.now()
-        # Every window size, so the freshness monitors find each feature dataset filled.
-        for minutes in WINDOW_MINUTES:
-            rows = features_compute(minutes=minutes, start=now - timedelta(days=days), end=now)
-            self.stdout.write(f"features: {rows} windows of {minutes} min")
-        try:
-            regression_set_build()
-            self.stdout.write("regression feature set built")
-        except RegressionSetExists:
-            pass
-        rules_fallback_ensure()
-        for kind in KINDS:
-            if ModelVersion.objects.filter(kind=kind, role=ModelRole.PRODUCTION).exists():
-                continue
-            try:
-                version = model_train(kind=kind, actor="bootstrap", now=now)
-                model_set_role(
-                    version=version, role="production", actor="bootstrap", reason="first deployment"
-                )
-            except (TrainingFailed, RegistryError) as exc:
-                self.stderr.write(f"{kind}: not deployed: {exc}")
-                continue
-            self.stdout.write(f"{version.model_id} in production ({version.training_rows} windows)")
+    def handle(self, *args, days, until, kinds, **options):
+        now = parse_until(until) if until is not None else timezone.now()
+        if not days > 0:
+            raise CommandError(f"--days must be positive, not {days:g}")
+        wanted = _kinds(kinds)
+        outcomes = models_bootstrap(now=now, days=days, kinds=wanted)
+        self.stdout.write(table(outcomes))
+        missing = [o.kind for o in outcomes if not o.deployed]
+        if missing:
+            raise CommandError(
+                f"{len(missing)} of {len(outcomes)} model kinds not deployed: {', '.join(missing)}"
+            )
+
+
+def _kinds(given: list[str] | None) -> tuple[str, ...]:
+    if not given:
+        return KINDS
+    kinds = tuple(dict.fromkeys(k.strip() for arg in given for k in arg.split(",") if k.strip()))
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown or not kinds:
+        named = f"unknown {', '.join(unknown)}" if unknown else "names no kind"
+        raise CommandError(f"--kinds {named}; known: {', '.join(KINDS)}")
+    return kinds
+
+
+def table(outcomes: list[BootstrapOutcome]) -> str:
+    """Return the outcomes as a plain-text table, one kind a line."""
+    rows = [
+        (
+            o.kind,
+            str(o.outcome),
+            o.model_id or "-",
+            f"{o.training_rows:,}" if o.training_rows else "-",
+            o.reason,
+        )
+        for o in outcomes
+    ]
+    widths = [max(len(r[i]) for r in [COLUMNS, *rows]) for i in range(len(COLUMNS) - 1)]
+    lines = []
+    for row in [COLUMNS, *rows]:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        lines.append("  ".join([*cells, row[-1]]).rstrip())
+    return "\n".join(lines)

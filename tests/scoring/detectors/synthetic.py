@@ -7,7 +7,13 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from scoring.features import AGGREGATES, FEATURE_NAMES
+from scoring.features import (
+    AGGREGATES,
+    MODEL_FEATURES,
+    RECENT,
+    RECENT_AMBIENT,
+    RUNNING,
+)
 
 # Domain §1.1 "normal" baselines: (mean, std) per sensor.
 SENSORS: dict[str, tuple[float, float]] = {
@@ -79,7 +85,26 @@ def feature_frame(
     frame.insert(1, "cohort_id", cohort_of_device[device_idx])
     ends = pd.Timestamp(T0) + pd.to_timedelta(15 * (window_idx + 1), "min")
     frame.insert(2, "window_end", ends.astype("datetime64[ns, UTC]"))
-    return frame[["device_id", "cohort_id", "window_end", *FEATURE_NAMES]]
+    add_operating(frame, rng)
+    return frame[["device_id", "cohort_id", "window_end", *MODEL_FEATURES]]
+
+
+def add_operating(frame: pd.DataFrame, rng: np.random.Generator) -> None:
+    """The operating-state features, near the plain means they sit beside, in place."""
+    n = len(frame)
+    frame["duty_cycle"] = np.clip(0.55 + 0.05 * rng.standard_normal(n), 0, 1)
+    frame["compressor_starts_per_hour"] = np.clip(3 + 0.5 * rng.standard_normal(n), 0, None)
+    sources = {
+        "condenser_approach_running_median": frame["temp_condenser_mean"]
+        - frame["temp_ambient_mean"],
+    }
+    for running in RUNNING:
+        plain = running.name.replace("_running_median", "_mean")
+        source = sources.get(running.name, frame.get(plain))
+        frame[running.name] = source + 0.1 * rng.standard_normal(n)
+    for recent in RECENT:
+        frame[recent] = frame[recent.removesuffix("_6h")] + 0.1 * rng.standard_normal(n)
+    frame[RECENT_AMBIENT] = frame["temp_ambient_mean"] + 0.5 * rng.standard_normal(n)
 
 
 def add_derived(frame: pd.DataFrame) -> None:
@@ -102,6 +127,11 @@ def vibration_spike(frame: pd.DataFrame) -> pd.DataFrame:
             spiked[agg.name] *= 4.0
         elif agg.sensor == "current_compressor":
             spiked[agg.name] *= 1.5
+    for name in spiked.columns:
+        if name.startswith("vibration_compressor_running"):
+            spiked[name] *= 4.0
+        elif name.startswith("current_compressor_running"):
+            spiked[name] *= 1.5
     add_derived(spiked)
     return spiked
 
@@ -145,4 +175,13 @@ def boundary_frame(cohort_id: str = "walk_in") -> pd.DataFrame:
     frame.insert(0, "device_id", ["REF-TEST-LOW", "REF-TEST-HIGH"])
     frame.insert(1, "cohort_id", cohort_id)
     frame.insert(2, "window_end", pd.Timestamp(T0))
-    return frame[["device_id", "cohort_id", "window_end", *FEATURE_NAMES]]
+    # Operating features at the ends of their own ranges: run time none and all.
+    frame["duty_cycle"] = [0.0, 1.0]
+    frame["compressor_starts_per_hour"] = [0.0, 30.0]
+    for running in RUNNING:
+        base = running.name.replace("_running_median", "_mean")
+        frame[running.name] = frame[base] if base in frame else [0.0, 60.0]
+    for recent in RECENT:
+        frame[recent] = frame[recent.removesuffix("_6h")]
+    frame[RECENT_AMBIENT] = frame["temp_ambient_mean"]
+    return frame[["device_id", "cohort_id", "window_end", *MODEL_FEATURES]]

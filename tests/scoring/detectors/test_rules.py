@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoring.detectors.rules import RulesFallbackDetector
+from scoring.detectors.rules import LIMIT_COLUMNS, RulesFallbackDetector, limits_from_ranges
 
 LIMITS = {
     "temp_evaporator_mean": (0.0, +1),
@@ -133,3 +133,44 @@ def test_it_scores_without_fitting_and_fit_only_records_statistics():
 def test_a_rule_feature_cannot_be_left_out():
     with pytest.raises(ValueError, match="pressure_low_mean"):
         RulesFallbackDetector(feature_names=["temp_evaporator_mean", "defrost_active_fraction"])
+
+
+# ---------------------------------------------------------------- per-device limits
+
+
+def test_limits_from_ranges_take_the_high_end_or_the_low_side_floor():
+    ranges = {
+        "temperature_evaporator": (-15.0, 5.0),
+        "pressure_low_side": (150.0, 700.0),
+        "humidity": (40.0, 95.0),  # no rule reads humidity
+    }
+    assert limits_from_ranges(ranges) == {
+        "temp_evaporator_mean_above": 5.0,
+        "pressure_low_mean_below": 150.0,
+    }
+
+
+def test_a_row_limit_replaces_the_default_and_nan_keeps_it():
+    # A medium-temperature case at -2 °C evaporator mean: past §4.5's 0 °C? No; past its
+    # own +5 °C? No. A freezer at -2 °C: past its -10 °C limit. No profile: the 0 °C default.
+    frame = windows((-2.0, 4.0, 210.0, 14.0), (-2.0, 4.0, 210.0, 14.0), (1.0, 4.0, 210.0, 14.0))
+    frame[LIMIT_COLUMNS["temp_evaporator_mean_above"]] = [5.0, -10.0, np.nan]
+
+    result = RulesFallbackDetector().score(frame)
+
+    assert result.anomaly_flag.tolist() == [False, True, True]
+    assert result.top_contributors[1] == ["temp_evaporator_mean"]
+    assert result.contributor_scores[1] == [pytest.approx(8.0 / 10.0)]
+
+
+def test_a_row_limit_below_the_default_fires_on_lower_values():
+    frame = windows((-22.0, 4.0, 210.0, 12.0))
+    frame[LIMIT_COLUMNS["current_compressor_max_above"]] = 10.0  # a 2 HP unit
+    assert RulesFallbackDetector().score(frame).anomaly_flag.tolist() == [True]
+
+
+def test_an_infinite_row_limit_is_refused():
+    frame = windows(NORMAL)
+    frame[LIMIT_COLUMNS["pressure_low_mean_below"]] = -np.inf
+    with pytest.raises(ValueError, match="infinite limit"):
+        RulesFallbackDetector().score(frame)

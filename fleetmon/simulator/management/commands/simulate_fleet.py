@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from fleetmon.simulator.live import stream_live, utcnow_minute
-from fleetmon.simulator.services import backfill, simulation_prepare
+from fleetmon.simulator.services import backfill, failures_record, simulation_prepare
 
 # Faults are planned over the backfilled history and this much of the live future.
 LIVE_FAULT_HORIZON = timedelta(days=7)
@@ -12,8 +12,9 @@ LIVE_FAULT_HORIZON = timedelta(days=7)
 
 class Command(BaseCommand):
     help = (
-        "Synthetic fleet. `setup` registers it and plans its faults; `backfill` writes N days "
-        "of history through the contract (bulk path); `live` streams it through the HTTP API."
+        "Synthetic fleet. `setup` registers it and plans its faults and events; `backfill` "
+        "writes N days of history through the contract (bulk path); `live` streams it through "
+        "the HTTP API, continuing the same simulated trajectory."
     )
 
     def add_arguments(self, parser):
@@ -46,7 +47,10 @@ class Command(BaseCommand):
         elif mode == "live":
             self._live(generator, now, options)
         else:
-            self.stdout.write(f"fleet of {devices} devices (seed {seed}) registered")
+            self.stdout.write(
+                f"fleet of {devices} devices (seed {seed}) registered, simulated from "
+                f"{generator.origin:%Y-%m-%d %H:%M} UTC"
+            )
 
     def _backfill(self, generator, start, end):
         def progress(upto, result):
@@ -66,6 +70,8 @@ class Command(BaseCommand):
 
         def report(minute, totals):
             self.stdout.write(f"{minute:%H:%M} {totals}")
+            if minute.minute == 0:
+                failures_record(generator=generator)
 
         stream_live(
             generator=generator,
