@@ -308,6 +308,8 @@ def _fault_rows(
                 "expected_severity": expectation.severity,
                 "devices": len(group),
                 "alerted_any": sum(1 for c in group if c.first_any is not None),
+                # At the expected severity at some point, in time or not.
+                "at_severity": sum(1 for c in group if c.detected_at is not None),
                 "detected": len(in_time),
                 "recall": _share(len(in_time), len(group)),
                 # What a detector as noisy on healthy devices would have "caught" anyway.

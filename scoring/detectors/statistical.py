@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from scoring.detectors import weather
 from scoring.detectors.base import Detector, z_scores
 from scoring.features import STATISTICAL_FEATURES
 from scoring.model_input import cohort_keys
@@ -70,6 +71,9 @@ class _Baselines:
 
 
 MODE_COLUMN = "defrost_active_fraction"
+# Just below D3's HIGH cut-off: evidence that may not page anyone (unusual weather, one
+# quantity of a trend alone) is capped here.
+MEDIUM_CAP = 0.85
 
 
 def _modes(frame: pd.DataFrame) -> np.ndarray:
@@ -100,6 +104,9 @@ class StatisticalBaselineDetector(Detector):
         # alerts under 5 % of devices a day (tests/scoring/test_fleet_detection.py).
         "z_at_threshold": 4.5,
         "std_prior_windows": 20,
+        # Judge the condensing side against the ambient of the same window (weather.py).
+        "ambient_adjusted": True,
+        "unusual_ambient_z": 3.0,
     }
     required_columns: ClassVar[tuple[str, ...]] = ("device_id", "cohort_id")
 
@@ -108,6 +115,8 @@ class StatisticalBaselineDetector(Detector):
     _fleet: _Baselines | None = None
     _fleet_mean: np.ndarray | None = None
     _fleet_std: np.ndarray | None = None
+    # Per cohort, each feature's slope on ambient (None: not adjusted, e.g. an old artifact).
+    _slopes: dict[str, np.ndarray] | None = None
 
     @property
     def scale(self) -> float:
@@ -131,11 +140,19 @@ class StatisticalBaselineDetector(Detector):
         return out
 
     def _prepared(self, frame: pd.DataFrame, values: np.ndarray) -> np.ndarray:
-        """Return the values the baselines are kept on (spreads on a log scale)."""
-        return self._log_spreads(values)
+        """Return the values the baselines are kept on: spreads on a log scale, and what
+        the ambient explains taken out."""
+        values = self._log_spreads(values)
+        if self._slopes is None:
+            return values
+        return weather.residualise(frame, values, self.feature_names, self._slopes)
 
     def _fit(self, frame: pd.DataFrame, values: np.ndarray) -> None:
-        """Compute device, cohort and fleet baselines (mean, std) per feature and mode."""
+        """Learn the ambient slopes, then device, cohort and fleet baselines (mean, std) per
+        feature and mode."""
+        if self.params["ambient_adjusted"]:
+            spread = self._log_spreads(values)
+            self._slopes = weather.ambient_slopes(frame, spread, self.feature_names)
         values = self._prepared(frame, values)
         table = pd.DataFrame(values, columns=list(self.feature_names))
         modes = _modes(frame)
@@ -181,6 +198,16 @@ class StatisticalBaselineDetector(Detector):
         values = self._prepared(frame, values)
         mean, std = self._expected(frame, len(values))
         z = z_scores(values, mean, std)
+        unusual = self._unusual_weather(z)
         raw = z.max(axis=1) if z.size else np.zeros(len(values))
         score = -np.expm1(-((raw / self.scale) ** 2))
+        # Weather outside the device's experience: say so, but never page for it.
+        score = np.where(unusual, np.minimum(score, MEDIUM_CAP), score)
         return raw, score, score > self.threshold, z
+
+    def _unusual_weather(self, z: np.ndarray) -> np.ndarray:
+        """Rows whose ambient is unusual for the device (weather.unusual_weather, in place)."""
+        if self._slopes is None:
+            return np.zeros(len(z), dtype=bool)
+        guard = float(self.params["unusual_ambient_z"])
+        return weather.unusual_weather(z, self.feature_names, guard=guard)

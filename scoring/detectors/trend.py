@@ -8,6 +8,9 @@ from one day to the next on a healthy device, and a slow fault moves it within h
 device is compared with its own trailing days, its cohort standing in until it has
 `min_device_windows` of them (two days of hourly windows by default).
 
+Each quantity is judged on what the ambient of the same hours does not explain
+(scoring.detectors.weather: condensing, current and run time follow the outdoor
+temperature; weather beyond the device's experience caps the alert at MEDIUM).
 Severity grows with evidence, through the score (decision D3 maps it):
 - one quantity past `z_at_threshold` sigma: flagged, at most 0.85 (MEDIUM);
 - two quantities of one fault signature moved its way by `consistent_z` sigma
@@ -24,13 +27,11 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from scoring.detectors.signatures import consistent_mask, quantity
-from scoring.detectors.statistical import MODE_COLUMN, StatisticalBaselineDetector
-from scoring.features import DUTY, RECENT, RECENT_AMBIENT, RECENT_HOURS, RUNNING
-from scoring.model_input import cohort_keys
+from scoring.detectors import weather
+from scoring.detectors.signatures import consistent_mask
+from scoring.detectors.statistical import MEDIUM_CAP, MODE_COLUMN, StatisticalBaselineDetector
+from scoring.features import DUTY, RECENT, RECENT_AMBIENT, RUNNING
 
-# The ambient of each view: a covariate, read to explain the others, never judged itself.
-AMBIENT_24H, AMBIENT_6H = "temp_ambient_mean", RECENT_AMBIENT
 TREND_FEATURES: tuple[str, ...] = (
     *DUTY,
     *(r.name for r in RUNNING),
@@ -38,22 +39,10 @@ TREND_FEATURES: tuple[str, ...] = (
     "humidity_mean",
     "door_open_fraction",
     MODE_COLUMN,
-    AMBIENT_24H,
-    AMBIENT_6H,
+    # Covariates: the ambient of each view (scoring.detectors.weather), never judged.
+    weather.AMBIENT,
+    RECENT_AMBIENT,
 )
-# What the outdoor temperature drives (physics §1): the condensing side and run time.
-WEATHER_DRIVEN = frozenset(
-    {
-        "condenser_approach_running_median",
-        "pressure_high_running_median",
-        "temp_discharge_running_median",
-        "current_compressor_running_median",
-        "subcooling_running_median",
-        "duty_cycle",
-        "compressor_starts_per_hour",
-    }
-)
-MEDIUM_CAP = 0.85
 CONSISTENT_FLOOR, CONSISTENT_CAP = 0.86, 0.95
 
 
@@ -73,37 +62,17 @@ class DailyBaselineDetector(StatisticalBaselineDetector):
         "std_prior_windows": 48,
         "z_at_threshold": 5.0,
         "consistent_z": 3.5,
-        "unusual_ambient_z": 3.0,
         # Spreads below this share of the mean are measurement resolution, not stability.
         "relative_std_floor": 0.01,
     }
 
-    _slopes: dict[str, np.ndarray] | None = None
     _scale: np.ndarray | None = None
 
     def _fit(self, frame: pd.DataFrame, values: np.ndarray) -> None:
-        """Learn how each quantity follows ambient (per cohort), then the baselines of what
-        ambient does not explain."""
-        self._slopes = _ambient_slopes(frame, values, self.feature_names)
-        # Each feature's typical size, for the resolution floor of its spread.
+        """Remember each feature's typical size, then fit the baselines."""
+        # For the resolution floor of each spread: baselines are kept on ambient residuals.
         self._scale = np.nan_to_num(np.nanmean(np.abs(values), axis=0))
         super()._fit(frame, values)
-
-    def _prepared(self, frame: pd.DataFrame, values: np.ndarray) -> np.ndarray:
-        """Subtract what the ambient of the same hours explains (physics §1: condensing,
-        current and run time follow the outdoor temperature); covariates become 0."""
-        assert self._slopes is not None
-        names = list(self.feature_names)
-        keys = cohort_keys(frame["cohort_id"])
-        slopes = np.tile(self._slopes[""], (len(values), 1))
-        for cohort, slope in self._slopes.items():
-            if cohort:
-                slopes[keys == cohort] = slope
-        ambient = _covariate_matrix(values, names)
-        covariates = [names.index(AMBIENT_24H), names.index(AMBIENT_6H)]
-        # The ambient views stay as they are: their own baselines say when weather is unusual.
-        slopes[:, covariates] = 0.0
-        return values - slopes * np.nan_to_num(ambient)
 
     def _score(
         self, frame: pd.DataFrame, values: np.ndarray
@@ -127,23 +96,6 @@ class DailyBaselineDetector(StatisticalBaselineDetector):
         score = np.where(unusual, np.minimum(score, MEDIUM_CAP), score)
         return raw, score, fits | (base > self.threshold), z
 
-    def _unusual_weather(self, z: np.ndarray) -> np.ndarray:
-        """Per row: whether either view's ambient is outside the device's own range. Where it
-        is, the condensing side (approach, high side, discharge, current, run time, starts,
-        subcooling) answers the weather, not a fault, past what a straight line explains
-        (a unit at its capacity limit runs flat out): their z in that view become 0, and
-        the ambient views themselves are never judged."""
-        names = list(self.feature_names)
-        guard = float(self.params["unusual_ambient_z"])
-        six = np.array([n.endswith(f"_{RECENT_HOURS}h") for n in names])
-        weather = np.array([quantity(n) in WEATHER_DRIVEN for n in names])
-        day_odd = np.abs(z[:, names.index(AMBIENT_24H)]) > guard
-        recent_odd = np.abs(z[:, names.index(AMBIENT_6H)]) > guard
-        z[np.ix_(day_odd, weather & ~six)] = 0.0
-        z[np.ix_(recent_odd, weather & six)] = 0.0
-        z[:, [names.index(AMBIENT_24H), names.index(AMBIENT_6H)]] = 0.0
-        return day_odd | recent_odd
-
     def _contributors(self, z: np.ndarray) -> tuple[list[list[str]], list[list[float]]]:
         """Rank by |z| but report signed z: which way each quantity moved."""
         if z.shape[0] == 0:
@@ -152,36 +104,3 @@ class DailyBaselineDetector(StatisticalBaselineDetector):
         order = np.argsort(-np.abs(z), axis=1, kind="stable")[:, :k]
         names = np.asarray(self.feature_names, dtype=object)
         return names[order].tolist(), np.take_along_axis(z, order, axis=1).tolist()
-
-
-def _covariate_matrix(values: np.ndarray, names: list[str]) -> np.ndarray:
-    """Per row and feature, the ambient of the feature's own view (its last 6 h or 24 h)."""
-    day, recent = values[:, names.index(AMBIENT_24H)], values[:, names.index(AMBIENT_6H)]
-    six = np.array([n.endswith(f"_{RECENT_HOURS}h") for n in names])
-    return np.where(six[None, :], recent[:, None], day[:, None])
-
-
-def _ambient_slopes(
-    frame: pd.DataFrame, values: np.ndarray, names: tuple[str, ...]
-) -> dict[str, np.ndarray]:
-    """Per cohort ('' for the fleet), each feature's change per kelvin of ambient, from the
-    variation within each device (device means removed, so devices in warmer places do
-    not pass for a slope)."""
-    ambient = _covariate_matrix(values, list(names))
-    devices = frame["device_id"].astype(str).to_numpy()
-    x = pd.DataFrame(values).groupby(devices).transform(lambda c: c - c.mean()).to_numpy()
-    a = pd.DataFrame(ambient).groupby(devices).transform(lambda c: c - c.mean()).to_numpy()
-    x, a = np.nan_to_num(x), np.nan_to_num(a)
-    keys = cohort_keys(frame["cohort_id"])
-
-    def slope(rows: np.ndarray) -> np.ndarray:
-        spread = (a[rows] ** 2).sum(axis=0)
-        # No ambient variation to learn from: nothing is explained by it.
-        return np.where(
-            spread > 1e-6, (x[rows] * a[rows]).sum(axis=0) / np.maximum(spread, 1e-6), 0.0
-        )
-
-    slopes = {"": slope(np.ones(len(values), dtype=bool))}
-    for cohort in pd.unique(keys[pd.notna(keys)]):
-        slopes[str(cohort)] = slope(keys == cohort)
-    return slopes

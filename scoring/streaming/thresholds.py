@@ -47,15 +47,19 @@ class Thresholds:
     # Low-side pressure loss: a share below the learned running low side.
     pressure_drop_fraction: float = _limit(0.30, 0.05, 0.95)
     pressure_clear_fraction: float = _limit(0.15, 0.0, 0.9)
-    pressure_persist_k: int = _limit(3, 1, 30, whole=True)
-    pressure_persist_n: int = _limit(4, 1, 60, whole=True)
+    # Two of three: one reading (a glitch) never fires it, and a low side lost at a restart
+    # is called within 5 minutes of the start (3 to be running steadily, then 2).
+    pressure_persist_k: int = _limit(2, 1, 30, whole=True)
+    pressure_persist_n: int = _limit(3, 1, 60, whole=True)
     # Cooling loss (physics §2): coil rising while running, or warming past a normal rest.
     cooling_rise_k: float = _limit(3.0, 0.5, 30.0)
     cooling_window_minutes: float = _limit(5, 2, 60)
     cooling_margin_k: float = _limit(3.0, 0.0, 30.0)
     cooling_coil_rise_k: float = _limit(15.0, 3.0, 60.0)
     cooling_min_rise_k: float = _limit(3.0, 0.5, 30.0)
-    cooling_rest_factor: float = _limit(1.5, 1.0, 10.0)
+    # A rest a quarter longer than the longest of the last day's, and warmer: the thermostat
+    # called and nothing started (physics §2).
+    cooling_rest_factor: float = _limit(1.25, 1.0, 10.0)
     cooling_rest_margin_minutes: float = _limit(2, 1, 60)
     cooling_clear_k: float = _limit(3.0, 0.5, 30.0)
     cooling_persist_k: int = _limit(2, 1, 30, whole=True)

@@ -66,7 +66,9 @@ def test_an_acute_fault_caught_late_or_below_its_severity_is_missed():
         ],
     )
     assert row(card, "cooling_loss")["alerted_any"] == 1
+    assert row(card, "cooling_loss")["at_severity"] == 1  # CRITICAL, but late
     assert row(card, "cooling_loss")["detected"] == 0
+    assert row(card, "low_side_loss")["at_severity"] == 0
     assert row(card, "low_side_loss")["detected"] == 0
     assert row(card, "low_side_loss")["missed"] == ["D1"]
     assert card["summary"]["acute_recall_in_time"] == 0.0

@@ -19,10 +19,11 @@ def training():
 
 @pytest.fixture(scope="module")
 def detector(training):
-    # No shrinkage of device spreads, so z is exactly "own stds"; see the shrinkage test.
-    return StatisticalBaselineDetector(params={"std_prior_windows": 0, "z_at_threshold": 3.0}).fit(
-        training
-    )
+    # No shrinkage of device spreads and no ambient adjustment, so z is exactly "own stds";
+    # see the shrinkage test and tests/scoring/detectors/test_weather.py.
+    return StatisticalBaselineDetector(
+        params={"std_prior_windows": 0, "z_at_threshold": 3.0, "ambient_adjusted": False}
+    ).fit(training)
 
 
 def own_normal(training, device_id):
@@ -111,13 +112,13 @@ def test_a_device_with_too_few_windows_uses_its_cohort(training):
 
 
 def test_a_constant_training_feature_does_not_divide_by_zero(training):
-    flat = training.assign(temp_ambient_std=0.0)
+    flat = training.assign(humidity_std=0.0)
     detector = StatisticalBaselineDetector().fit(flat)
-    row = flat.iloc[[0]].assign(temp_ambient_std=0.5)
+    row = flat.iloc[[0]].assign(humidity_std=0.5)
     result = detector.score(row)
     assert np.isfinite(result.raw_score).all()
     # The floor (1e-3) turns a 0.5 deviation into a huge, but finite, z.
-    assert result.top_contributors[0][0] == "temp_ambient_std"
+    assert result.top_contributors[0][0] == "humidity_std"
     assert result.anomaly_score[0] == pytest.approx(1.0)
 
 

@@ -61,7 +61,7 @@ def test_a_sustained_low_side_at_45_percent_while_running_is_critical_within_5_m
     assert loss.severity == "CRITICAL"
     assert minutes_after(onset, loss) <= 5
     assert loss.value < 0.6 * 300 and loss.threshold == pytest.approx(0.7 * 300, rel=0.03)
-    assert "of its running" in loss.message and len(loss.evidence) >= 3
+    assert "of its running" in loss.message and len(loss.evidence) >= 2
     assert [f.rule for f in got].count("pressure_loss_acute") == 1  # once per episode
 
 

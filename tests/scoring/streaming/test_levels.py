@@ -97,21 +97,28 @@ def test_overload_persistence_is_a_per_device_setting(state):
     ]
 
 
-# Low-side pressure loss: trips under 0.7 x 300 = 210 kPa, clears from 255 kPa, 3 of 4.
+# Low-side pressure loss: trips under 0.7 x 300 = 210 kPa, clears from 255 kPa, 2 of 3.
 
 
 @pytest.mark.parametrize(("kpa", "fires"), [(210.0, False), (209.9, True)])
 def test_low_side_loss_trips_just_under_70_percent_of_its_running_low_side(state, kpa, fires):
     got = feed(state, series("pressure_low_side", [kpa] * 3))
-    assert got == ([("pressure_loss_acute", "CRITICAL", START + 2)] if fires else [])
+    assert got == ([("pressure_loss_acute", "CRITICAL", START + 1)] if fires else [])
+
+
+def test_low_side_loss_needs_two_of_three_readings(state):
+    assert feed(state, series("pressure_low_side", [150, 300, 300])) == []
+    got = feed(state, series("pressure_low_side", [150, 300, 150], START + 3))
+    assert got == [("pressure_loss_acute", "CRITICAL", START + 5)]
 
 
 def test_low_side_loss_clears_from_85_percent_for_k_readings(state):
     assert feed(state, series("pressure_low_side", [150] * 3))
-    steps = [250] * 5 + [150] * 3 + [255, 255] + [150] * 3
+    # Under the clear level (250 < 255), and one reading over it, do not re-arm it.
+    steps = [250] * 5 + [150] * 3 + [255] + [150] * 3
     assert feed(state, series("pressure_low_side", steps, START + 3)) == []
-    rearm = series("pressure_low_side", [255] * 3 + [150] * 3, START + 16)
-    assert feed(state, rearm) == [("pressure_loss_acute", "CRITICAL", START + 21)]
+    rearm = series("pressure_low_side", [255] * 2 + [150] * 2, START + 15)
+    assert feed(state, rearm) == [("pressure_loss_acute", "CRITICAL", START + 18)]
 
 
 def test_low_side_loss_waits_for_a_few_minutes_of_running(state):
@@ -119,21 +126,21 @@ def test_low_side_loss_waits_for_a_few_minutes_of_running(state):
     assert feed(state, resting) == []
     # The restart itself pulls the low side down hard; only run minutes 3+ are judged.
     got = feed(state, series("pressure_low_side", [150] * 8, START + 10))
-    assert got == [("pressure_loss_acute", "CRITICAL", START + 10 + 5)]
+    assert got == [("pressure_loss_acute", "CRITICAL", START + 10 + 4)]
     longer = Thresholds(min_run_minutes=6)
     fresh = DeviceState("dev-1")
     feed(fresh, racks(0, START), longer)
     feed(fresh, resting, longer)
     got = feed(fresh, series("pressure_low_side", [150] * 10, START + 10), longer)
-    assert got == [("pressure_loss_acute", "CRITICAL", START + 10 + 8)]
+    assert got == [("pressure_loss_acute", "CRITICAL", START + 10 + 7)]
 
 
 def test_low_side_loss_waits_out_the_post_defrost_pause(state):
     defrost = racks(START, 25, defrost_cycle=True, current_compressor=0.1)
     low = series("pressure_low_side", [150] * 40, START + 25)
     got = feed(state, defrost + low)
-    # Defrost ends at START + 25; the pause lasts 30 min; k = 3 readings after it.
-    assert got == [("pressure_loss_acute", "CRITICAL", START + 25 + 30 + 2)]
+    # Defrost ends at START + 25; the pause lasts 30 min; k = 2 readings after it.
+    assert got == [("pressure_loss_acute", "CRITICAL", START + 25 + 30 + 1)]
 
 
 # Cooling loss while running: a coil rise of 3 K over 5 min trips; 2 of 3; clears within 3 K.
