@@ -85,8 +85,9 @@ def alerts_from_run(*, run_id: int, now: datetime | None = None) -> dict[str, in
     """Turn a finished run's production scores into alerts; reconcile and pre-hydrate.
 
     1. Per device, the flagged model scores give one candidate: the highest score names the
-       model and contributors; severity follows D3 (agreement, previous window). A lone
-       model's non-critical flag waits for the next window to confirm it (alarm delay).
+       model and contributors; severity follows D3 (agreement, previous window). A
+       15-minute flag waits for the next scored window to confirm it (alarm delay); on
+       trailing days only a lone model's non-critical flag waits.
     2. Devices no model scored in this run (a failed model, poor data) fall back to the
        rules: their flags raise FLEETMON_FALLBACK_SEVERITY alerts, so alerting never stops.
     3. Candidates are deduplicated against active alerts (D6) and escalate or sustain them
@@ -160,11 +161,17 @@ def _model_candidates(flagged: pd.DataFrame, run: ScoringRun, cohorts: dict) -> 
             previous_max_score=previous_max,
             cutoffs=cutoffs_for(cohorts.get(device_id, "")),
         )
-        # Alarm delay (domain §14): one model's non-critical flag must repeat in the next
-        # scored window (an hour later) before it alerts; agreement or a critical score
-        # alerts at once.
-        lone = group["model_id"].nunique() == 1 and severity != "CRITICAL"
-        delayed = lone and not previous_flagged
+        # Alarm delay (domain §14, an on-delay): a 15-minute window alerts only when the
+        # device's previous scored window (an hour earlier) was flagged too, however high
+        # the score and however many models agree. One window is what a single wild reading,
+        # the pull-down after a power cut or a restocking moves; acute faults are the
+        # streaming rules' job, in seconds. Trailing days overlap hour to hour, so there only
+        # a lone model's non-critical flag waits.
+        if run.window_minutes >= DAILY_MINUTES:
+            lone = group["model_id"].nunique() == 1 and severity != "CRITICAL"
+            delayed = lone and not previous_flagged
+        else:
+            delayed = not previous_flagged
         if delayed and settings.FLEETMON_ALERT_CONFIRM_WINDOWS > 1:
             continue
         candidates.append(

@@ -14,8 +14,13 @@ from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from alerts.routing import websocket_urlpatterns  # noqa: E402
+from fleetmon.body_limit import BodySizeLimit  # noqa: E402
+from fleetmon.checks import refuse_development_key  # noqa: E402
+
+refuse_development_key()  # DEBUG off with the public development key: do not serve
 
 http = ASGIStaticFilesHandler(django_http) if settings.FLEETMON_SERVE_STATIC else django_http
+http = BodySizeLimit(http)
 application = ProtocolTypeRouter(
     {
         "http": http,

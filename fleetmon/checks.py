@@ -1,5 +1,7 @@
 """System checks that turn set-up mistakes into one clear message with a stable id."""
 
+import os
+
 from django.core.checks import Error, Tags, Warning, register
 from django.db import connection
 from django.db.utils import OperationalError
@@ -69,3 +71,60 @@ def check_artifact_dir(app_configs, **kwargs):
             )
         ]
     return []
+
+
+# The SECRET_KEY settings.py falls back to when none is set: public, as it is in the repository.
+DEV_SECRET_KEY = "fleetmon-dev-only-secret-key-change-me-in-production"
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]", "testserver"}
+
+
+def _dev_secret_in_use(settings) -> bool:
+    return not os.getenv("SECRET_KEY") or settings.SECRET_KEY == DEV_SECRET_KEY
+
+
+@register(Tags.security)
+def check_dev_secret_key(app_configs, **kwargs):
+    """fleetmon.E004: the public development SECRET_KEY with DEBUG off, on a reachable site."""
+    from django.conf import settings
+
+    if settings.DEBUG or not _dev_secret_in_use(settings):
+        return []
+    if settings.FLEETMON_ALLOW_DEV_SECRET or set(settings.ALLOWED_HOSTS) <= LOCAL_HOSTS:
+        return []  # `make run` and the tests: one machine, local names only
+    return [
+        Error(
+            "SECRET_KEY is the built-in development key, which anyone can read in the "
+            "repository: sessions, password resets and signed values could be forged.",
+            hint="Set SECRET_KEY to a long random value, e.g. `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(50))'` (FLEETMON_ALLOW_DEV_SECRET=true accepts "
+            "the development key on a development machine).",
+            id="fleetmon.E004",
+        )
+    ]
+
+
+@register(Tags.security, deploy=True)
+def check_dev_secret_key_deploy(app_configs, **kwargs):
+    """fleetmon.W004: `check --deploy` names the development SECRET_KEY whatever the hosts."""
+    from django.conf import settings
+
+    if not _dev_secret_in_use(settings) or check_dev_secret_key(app_configs):
+        return []  # no development key, or E004 already says it
+    return [
+        Warning(
+            "SECRET_KEY is the built-in development key: set SECRET_KEY before deploying.",
+            id="fleetmon.W004",
+        )
+    ]
+
+
+def refuse_development_key() -> None:
+    """Stop a process that would serve with the development key (fleetmon.E004).
+
+    Management commands run the system checks themselves; uvicorn (fleetmon/asgi.py) and
+    Celery (fleetmon/celery.py) do not, so they call this before serving anything.
+    """
+    from django.core.exceptions import ImproperlyConfigured
+
+    for error in check_dev_secret_key(None):
+        raise ImproperlyConfigured(f"{error.msg} {error.hint} ({error.id})")

@@ -24,14 +24,15 @@ def database_from_url(url: str) -> dict:
         raise ValueError(f"DATABASE_URL must be a postgres:// URL, got {parts.scheme!r}")
     name = unquote(parts.path.lstrip("/"))
     return {
-        "ENGINE": "django.db.backends.postgresql",
+        # Django's, with a pool that follows NAME (fleetmon/postgres/base.py).
+        "ENGINE": "fleetmon.postgres",
         "NAME": name,
         "USER": unquote(parts.username or "postgres"),
         "PASSWORD": unquote(parts.password or ""),
         "HOST": parts.hostname or "127.0.0.1",
         "PORT": str(parts.port or 5432),
-        # Persistent connections: ingest requests are short and frequent.
-        "CONN_MAX_AGE": envint("DB_CONN_MAX_AGE", "60"),
+        # 0: each request or task hands its connection back (to the pool, see "database").
+        "CONN_MAX_AGE": envint("DB_CONN_MAX_AGE", "0"),
         "CONN_HEALTH_CHECKS": True,
         # One test database per database name, so parallel checkouts never share one.
         "TEST": {"NAME": os.getenv("TEST_DATABASE_NAME", f"test_{name}")},
@@ -63,7 +64,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "channels",
     "fleetmon.apps.FleetmonConfig",
@@ -106,6 +106,22 @@ TEMPLATES = [
 # ---------------------------------------------------------------- database
 DATABASE_URL = os.getenv("DATABASE_URL", "postgres://postgres@127.0.0.1:5433/fleetmon")
 DATABASES = {"default": database_from_url(DATABASE_URL)}
+# Every process holds at most DB_POOL_MAX_SIZE connections (README "Running in production":
+# sizing): under ASGI each request runs in a thread of its own, and a persistent connection
+# per thread grew without bound. With CONN_HEALTH_CHECKS the pool tests a connection before
+# handing it out, so one PostgreSQL dropped (failover, pg_terminate_backend) is replaced.
+# DB_APPLICATION_NAME names the process in pg_stat_activity. DB_POOL_MAX_SIZE=0: no pool.
+DB_POOL_MAX_SIZE = envint("DB_POOL_MAX_SIZE", "4")
+DATABASES["default"]["OPTIONS"] = {"application_name": os.getenv("DB_APPLICATION_NAME", "fleetmon")}
+if DB_POOL_MAX_SIZE:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections, not Django
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": min(envint("DB_POOL_MIN_SIZE", "1"), DB_POOL_MAX_SIZE),
+        "max_size": DB_POOL_MAX_SIZE,
+        # A request waits this long for a free connection, then fails (PoolTimeout).
+        "timeout": float(os.getenv("DB_POOL_TIMEOUT", "10")),
+        "max_idle": float(os.getenv("DB_POOL_MAX_IDLE", "60")),
+    }
 
 # ---------------------------------------------------------------- redis
 REDIS_URL = os.getenv("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -148,7 +164,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=10),
         "args": ("daily",),
     },
-    "sweep-scoring-runs": {"task": "scoring.tasks.sweep_runs_task", "schedule": 30.0},
+    # With FLEETMON_SHARD_STALE_SECONDS (15): a dead worker's shard is re-sent within 25 s.
+    "sweep-scoring-runs": {"task": "scoring.tasks.sweep_runs_task", "schedule": 10.0},
     "auto-escalate-alerts": {"task": "alerts.tasks.auto_escalate_task", "schedule": 60.0},
     # Silence is no reading: a whole site gone quiet is found by looking, every minute.
     "site-offline-check": {"task": "alerts.tasks.site_offline_check_task", "schedule": 60.0},
@@ -225,8 +242,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        # Scripts and integrations: `Authorization: Token <key>` (manage.py drf_create_token).
-        "rest_framework.authentication.TokenAuthentication",
+        # Scripts and integrations: `Authorization: Token fmu_...` (manage.py create_api_token),
+        # stored hashed and expiring (fleetmon/accounts/tokens.py).
+        "fleetmon.accounts.authentication.UserTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
 }
@@ -321,7 +339,7 @@ FLEETMON_VALIDATION_MIN_LIFT = float(os.getenv("FLEETMON_VALIDATION_MIN_LIFT", "
 FLEETMON_VALIDATION_MIN_Z = float(os.getenv("FLEETMON_VALIDATION_MIN_Z", "2.33"))
 FLEETMON_MODEL_VERSIONS_KEPT = envint("FLEETMON_MODEL_VERSIONS_KEPT", "3")
 FLEETMON_SCORING_SHARD_SIZE = envint("FLEETMON_SCORING_SHARD_SIZE", "5000")
-FLEETMON_SHARD_STALE_SECONDS = envint("FLEETMON_SHARD_STALE_SECONDS", "120")
+FLEETMON_SHARD_STALE_SECONDS = envint("FLEETMON_SHARD_STALE_SECONDS", "15")
 FLEETMON_IMPUTATION_HISTORY_WINDOWS = envint("FLEETMON_IMPUTATION_HISTORY_WINDOWS", "4")
 # A compressor drawing more than this is running (physics §1: at rest it draws next to
 # nothing; the smallest commercial compressors draw a few amps running).
@@ -363,3 +381,138 @@ FLEETMON_SITE_OFFLINE_SILENCE_MINUTES = envint("FLEETMON_SITE_OFFLINE_SILENCE_MI
 FLEETMON_SITE_OFFLINE_TOGETHER_MINUTES = envint("FLEETMON_SITE_OFFLINE_TOGETHER_MINUTES", "15")
 FLEETMON_SITE_OFFLINE_MIN_DEVICES = envint("FLEETMON_SITE_OFFLINE_MIN_DEVICES", "2")
 FLEETMON_SITE_OFFLINE_LOOKBACK_HOURS = envint("FLEETMON_SITE_OFFLINE_LOOKBACK_HOURS", "24")
+
+# ---------------------------------------------------------------- security (issue 12)
+# Production sets these from the environment (README "Running in production"); the defaults
+# suit `make run` and the tests on one machine over plain HTTP.
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "false")
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "0")
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "false")
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "false")
+SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", "false")
+CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", "false")
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients).
+if envbool("FLEETMON_BEHIND_TLS_PROXY", "false"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The built-in SECRET_KEY is public, so fleetmon.E004 refuses it with DEBUG off, unless the
+# site answers to local names only (the default ALLOWED_HOSTS: `make run`, the tests) or this
+# says a development machine means it.
+FLEETMON_ALLOW_DEV_SECRET = envbool("FLEETMON_ALLOW_DEV_SECRET", "false")
+
+# The API speaks JSON only: other bodies get 415, and errors are JSON too (fleetmon/api_errors).
+REST_FRAMEWORK.update(
+    {
+        "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+        "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+        "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    }
+)
+# Swagger UI and ReDoc come from the pinned drf-spectacular-sidecar: /api/docs/ works offline.
+INSTALLED_APPS += ["drf_spectacular_sidecar"]
+SPECTACULAR_SETTINGS.update(
+    {
+        "SWAGGER_UI_DIST": "SIDECAR",
+        "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+        "REDOC_DIST": "SIDECAR",
+        # Request bodies get their own components (FooRequest): no read-only fields in them,
+        # and a string the server refuses blank says so (minLength 1).
+        "COMPONENT_SPLIT_REQUEST": True,
+        # Statuses DRF and Django answer on their own (403, 404, 415...) are documented here.
+        "POSTPROCESSING_HOOKS": [
+            "drf_spectacular.hooks.postprocess_schema_enums",
+            "fleetmon.openapi.document_framework_answers",
+        ],
+    }
+)
+# Webhooks (alerts/notifications/webhook_guard.py) go to public hosts only, unless listed
+# here: comma-separated host names, IP addresses or networks of on-premise receivers.
+FLEETMON_WEBHOOK_ALLOWED_HOSTS = [
+    h.strip() for h in os.getenv("FLEETMON_WEBHOOK_ALLOWED_HOSTS", "").split(",") if h.strip()
+]
+# CA bundle (PEM file) that https webhook receivers' certificates are verified against; empty:
+# the public CAs (certifi). On-premise receivers with an in-house CA name its bundle here.
+FLEETMON_WEBHOOK_CA_BUNDLE = os.getenv("FLEETMON_WEBHOOK_CA_BUNDLE", "")
+# An open alerts websocket re-checks its session this often (a logout closes it at once).
+FLEETMON_WS_SESSION_CHECK_SECONDS = float(os.getenv("FLEETMON_WS_SESSION_CHECK_SECONDS", "30"))
+# User API tokens (fleetmon/accounts/tokens.py): shown once, stored as SHA-256, expiring.
+FLEETMON_API_TOKEN_DAYS = envint("FLEETMON_API_TOKEN_DAYS", "90")
+
+# Login throttling (django-axes) on /accounts/login/ and /admin/login/: after the limit of
+# failures for one username from one address, sign-in is refused (429) for the cool-off.
+INSTALLED_APPS += ["axes"]
+AUTHENTICATION_BACKENDS = [
+    "fleetmon.accounts.throttle.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("FLEETMON_LOGIN_FAILURE_LIMIT", "5")
+AXES_COOLOFF_TIME = envint("FLEETMON_LOGIN_COOLOFF_MINUTES", "15") / 60  # hours
+# Username and address together: a stranger cannot lock a colleague out from elsewhere.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "fleetmon.accounts.throttle.locked_out"
+# Successful sign-ins are not worth a row or a log line each; lock-outs are logged
+# (fleetmon/accounts/throttle.py).
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+LOGGING["loggers"] = {**LOGGING.get("loggers", {}), "axes": {"level": "WARNING"}}
+
+# Content-Security-Policy: scripts, styles and fonts from this site only (plotly.js is vendored,
+# no inline code); the API docs relax styles on their own pages (fleetmon/urls.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # plotly.js adds two <style> elements: an empty one it fills through the CSSOM, and
+        # the map library's stylesheet. Their hashes (of plotly 7.1.0's bundle; a new
+        # bundle's refusal names its hash in the browser console) admit exactly those.
+        "style-src": [
+            "'self'",
+            "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",
+            "'sha256-ji27qzEtxXZW+7dun6UwjHXJ18e6WAin1VvNtkzIE/o='",
+        ],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Permissions-Policy: the console needs none of these browser features.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "camera",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "payment",
+        "usb",
+    )
+}
+MIDDLEWARE += [
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
+    # Last, as django-axes asks: it turns a lock-out into the lock-out page.
+    "axes.middleware.AxesMiddleware",
+]
+
+# ---------------------------------------------------------------- resilience (issue 12)
+# A running shard's heartbeat (a thread beside the scoring) every this many seconds; the
+# sweeper re-sends a shard silent for FLEETMON_SHARD_STALE_SECONDS.
+FLEETMON_SHARD_HEARTBEAT_SECONDS = float(os.getenv("FLEETMON_SHARD_HEARTBEAT_SECONDS", "5"))
+# A shard still pending this long after it was sent (a lost task message) is sent again;
+# a pending shard is not re-sent sooner, since its task may just be waiting in a long queue.
+FLEETMON_SHARD_PENDING_RESEND_SECONDS = envint("FLEETMON_SHARD_PENDING_RESEND_SECONDS", "300")
+# Celery outlives a Redis outage: it retries the broker forever, at start-up too.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# On SIGTERM (with REMAP_SIGTERM=SIGQUIT, as deploy/ and `make run` set it) running tasks get
+# this long, then are cancelled and go back to the queue (acks_late): a stop takes < 10 s.
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = float(os.getenv("CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT", "4"))
+# The ingest relay's and the rules worker's Redis calls give up after this long, so an
+# unreachable Redis costs a request a moment, never a hang (fleetmon/streams.py).
+FLEETMON_REDIS_TIMEOUT_SECONDS = float(os.getenv("FLEETMON_REDIS_TIMEOUT_SECONDS", "2"))

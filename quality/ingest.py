@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from fleetmon.sensors import IS_BOOLEAN_SENSOR, SENSOR_NAMES
-from fleetmon.streams import publish
+from fleetmon.streams import outbox_add, progress_record, relay_after_commit
 from quality.checks.readings import (
     Checked,
     Limits,
@@ -138,10 +138,11 @@ def ingest_batch(
 ) -> IngestResult:
     """Apply the contract to a type-checked batch and write it in one transaction.
 
-    With `stream`, the clean readings go to the readings stream after commit; a backfill of
-    history passes False (streaming rules are for what happens now, and rebuild their state
-    from the database anyway). With `backfill`, device clocks are trusted (no CLOCK_DRIFT):
-    the caller has refused future timestamps already.
+    With `stream`, the clean readings go to the readings stream (an outbox row in this
+    transaction, relayed after commit); a backfill of history passes False (streaming rules
+    are for what happens now): its readings count as evaluated (fleetmon.streams progress).
+    With `backfill`, device clocks are trusted (no CLOCK_DRIFT): the caller has refused
+    future timestamps already.
     """
     received_at = received_at or timezone.now()
     if not len(batch):
@@ -178,10 +179,15 @@ def _ingest_once(
         )
         _write(cursor, batch, checked, received_at)
         _grow_reporting_masks(cursor, batch, checked, registry)
-    clean = np.flatnonzero(checked.route == Route.CLEAN)
-    if stream and len(clean):
-        # Told after commit only: a rolled-back batch must not reach the streaming rules.
-        transaction.on_commit(lambda: publish(_stream_messages(batch, checked, clean)))
+        clean = np.flatnonzero(checked.route == Route.CLEAN)
+        if stream and len(clean):
+            # The stream's messages commit with the readings (fleetmon.streams: the outbox)
+            # and go to Redis after commit only: a rolled-back batch never reaches the rules.
+            messages = _stream_messages(batch, checked, clean)
+            partitions = outbox_add(cursor=cursor, readings=messages)
+            transaction.on_commit(lambda: relay_after_commit(partitions))
+        elif len(clean):
+            progress_record(through=_latest(batch, checked, clean))
     result = IngestResult(
         accepted=checked.count(Route.CLEAN),
         flagged=int(np.count_nonzero((checked.route == Route.CLEAN) & (checked.flags != 0))),
@@ -332,7 +338,8 @@ def _grow_reporting_masks(cursor, batch: ReadingBatch, checked: Checked, registr
 
 def _stream_messages(batch: ReadingBatch, checked: Checked, rows: np.ndarray) -> list[dict]:
     """The clean readings as stream payloads (values after the range check)."""
-    stamps = np.datetime_as_string(checked.timestamp_utc[rows], unit="s")
+    # To the microsecond, as stored: a rebuilt state compares them with stored readings.
+    stamps = np.datetime_as_string(checked.timestamp_utc[rows], unit="us")
     values = _sensor_lists(checked.values[rows])
     return [
         {
@@ -342,6 +349,15 @@ def _stream_messages(batch: ReadingBatch, checked: Checked, rows: np.ndarray) ->
         }
         for k, i in enumerate(rows.tolist())
     ]
+
+
+def _latest(batch: ReadingBatch, checked: Checked, rows: np.ndarray) -> dict[str, datetime]:
+    """Each device's latest clean reading time among `rows`."""
+    latest: dict[str, np.datetime64] = {}
+    for device, stamp in zip(batch.device_id[rows], checked.timestamp_utc[rows], strict=True):
+        if device not in latest or stamp > latest[device]:
+            latest[device] = stamp
+    return {device: _aware(stamp) for device, stamp in latest.items()}
 
 
 def _sensor_lists(values: np.ndarray) -> dict[str, list]:

@@ -91,7 +91,7 @@ def score_shard_task(shard_id: int) -> None:
 
 @shared_task(time_limit=60, soft_time_limit=50)
 def sweep_runs_task() -> int:
-    """Every 30 s: re-dispatch shards whose worker stopped reporting; close finished runs."""
+    """Every 10 s: re-dispatch shards whose worker stopped reporting; close finished runs."""
     stale = runs_sweep(
         now=timezone.now(), stale_after=timedelta(seconds=settings.FLEETMON_SHARD_STALE_SECONDS)
     )

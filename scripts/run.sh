@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start FleetMon on this machine: services, schema, demo fleet with history, then the web
-# server, a Celery worker, beat and a live simulated fleet. Ctrl-C stops them all.
+# server, a Celery worker, beat, the streaming rules and a live simulated fleet, supervised
+# (a process that dies is restarted). Ctrl-C stops them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
@@ -25,23 +26,26 @@ if ! $PY manage.py bootstrap_models --days "$DAYS" >var/log/bootstrap.log 2>&1; 
 fi
 TOKEN=$($PY manage.py create_ingest_token demo-live --replace)
 
-pids=()
-stop() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
-trap stop EXIT INT TERM
-
-.venv/bin/uvicorn fleetmon.asgi:application --host 127.0.0.1 --port "$PORT" \
-  --workers "${WEB_CONCURRENCY:-4}" --no-access-log --lifespan off >var/log/web.log 2>&1 &
-pids+=($!)
-.venv/bin/celery -A fleetmon worker --loglevel INFO --concurrency 2 >var/log/worker.log 2>&1 &
-pids+=($!)
-.venv/bin/celery -A fleetmon beat --loglevel INFO --schedule var/celerybeat-schedule \
-  >var/log/beat.log 2>&1 &
-pids+=($!)
-$PY manage.py run_streaming_rules --name rules-1 >var/log/streaming.log 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do curl -fs -o /dev/null "$SITE_ROOT/api/schema/" && break; sleep 0.2; done
-$PY manage.py simulate_fleet live --devices "$DEVICES" --token "$TOKEN" >var/log/live.log 2>&1 &
-pids+=($!)
+# Every process runs under scripts/supervise.py: one that exits is logged
+# (var/log/supervise.log) and started again with backoff, the others go on. Ctrl-C stops
+# them all within 10 s. Each names itself in pg_stat_activity and keeps to its database
+# connection budget (README "Running in production": sizing).
+.venv/bin/python scripts/supervise.py --log-dir var/log \
+  web="env DB_APPLICATION_NAME=fleetmon-web .venv/bin/uvicorn fleetmon.asgi:application \
+    --host 127.0.0.1 --port $PORT --workers ${WEB_CONCURRENCY:-4} --no-access-log \
+    --lifespan off --timeout-graceful-shutdown 5" \
+  worker="env DB_APPLICATION_NAME=fleetmon-worker DB_POOL_MAX_SIZE=2 REMAP_SIGTERM=SIGQUIT \
+    .venv/bin/celery -A fleetmon worker --loglevel INFO --concurrency 2" \
+  beat="env DB_APPLICATION_NAME=fleetmon-beat DB_POOL_MAX_SIZE=1 .venv/bin/celery -A fleetmon \
+    beat --loglevel INFO --schedule var/celerybeat-schedule" \
+  streaming="env DB_APPLICATION_NAME=fleetmon-rules DB_POOL_MAX_SIZE=2 \
+    $PY manage.py run_streaming_rules --name rules-1" \
+  live="env DB_APPLICATION_NAME=fleetmon-live DB_POOL_MAX_SIZE=1 \
+    $PY manage.py simulate_fleet live --devices $DEVICES --token $TOKEN" \
+  2>>var/log/supervise.log &
+supervisor=$!
+trap 'kill -TERM $supervisor 2>/dev/null; wait $supervisor' EXIT INT TERM
+for _ in $(seq 50); do curl -fs -o /dev/null "$SITE_ROOT/accounts/login/" && break; sleep 0.2; done
 # Hourly jobs run on beat; run the dropout job and a scoring run once now for a fresh start.
 $PY manage.py shell -c "from quality.tasks import detect_dropout_task; detect_dropout_task.delay()"
 $PY manage.py score_now --no-wait >/dev/null
@@ -57,9 +61,8 @@ FleetMon is running at $SITE_ROOT/
   try:           curl -X POST -H "Authorization: Token $TOKEN" -H 'Content-Type: application/json' \\
                    -d '[{"device_id":"REF-TEST-00001","timestamp":"$(date -u +%FT%TZ)","readings":{"humidity":40}}]' \\
                    $SITE_ROOT/api/v1/ingest/
-  logs:          var/log/{web,worker,beat,streaming,live,backfill,bootstrap}.log
+  logs:          var/log/{web,worker,beat,streaming,live,backfill,bootstrap}.log, and
+                 var/log/supervise.log (starts, exits and restarts)
 Ctrl-C stops everything.
 INFO
-wait -n "${pids[@]}"
-echo "a FleetMon process exited; see var/log/" >&2
-exit 1
+wait $supervisor

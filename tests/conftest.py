@@ -7,6 +7,9 @@ import pytest
 from fleetmon.registry.models import Cohort, Device, Site
 from fleetmon.registry.services import fleet_token_create
 
+# xdist workers kept apart, quick password hashing, an empty task queue per test.
+pytest_plugins = ["tests.suite_plugin"]
+
 NORMAL_READINGS = {
     "temperature_evaporator": -20.5,
     "temperature_condenser": 40.0,
@@ -132,31 +135,43 @@ def asgi_server(transactional_db, tmp_path):
     from django.conf import settings
 
     db = settings.DATABASES["default"]
-    port = _free_port()
     env = {
         **os.environ,
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "REDIS_URL": settings.REDIS_URL,
     }
-    log = (tmp_path / "uvicorn.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "fleetmon.asgi:application", "--port", str(port)]
-        + ["--lifespan", "off", "--no-access-log"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{base}/api/schema/", timeout=1)
-            break
-        except httpx.TransportError as exc:
-            if server.poll() is not None or time.monotonic() > deadline:
-                log_text = (tmp_path / "uvicorn.log").read_text()
-                raise RuntimeError(f"uvicorn did not start: {log_text}") from exc
+    log_path = tmp_path / "uvicorn.log"
+    # Another process (an xdist worker's server) can take the free port before uvicorn binds
+    # it: that uvicorn exits, and we try another port. "Running on" in our own log tells our
+    # server from the one that took the port.
+    for attempt in range(3):
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        with log_path.open("w") as log:
+            server = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "fleetmon.asgi:application"]
+                + ["--port", str(port), "--lifespan", "off", "--no-access-log"]
+                # Sockets a test leaves open must not hold the shutdown for long.
+                + ["--timeout-graceful-shutdown", "1"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 30
+        while server.poll() is None and time.monotonic() < deadline:
+            if f"running on {base}" in log_path.read_text():
+                try:
+                    httpx.get(f"{base}/api/schema/", timeout=1)
+                    break
+                except httpx.TransportError:
+                    pass
             time.sleep(0.2)
+        if server.poll() is None and time.monotonic() < deadline:
+            break
+        server.kill()
+        server.wait(timeout=10)
+        if attempt == 2 or "address already in use" not in log_path.read_text():
+            raise RuntimeError(f"uvicorn did not start: {log_path.read_text()}")
     yield base
     server.terminate()
     try:

@@ -13,10 +13,15 @@ from django.db import IntegrityError
 from django.http import QueryDict, StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -245,25 +250,14 @@ class AlertQueueView(APIView):
 # ---------------------------------------------------------------- CSV
 
 
-class CSVRenderer(BaseRenderer):
-    """Lets clients ask for text/csv; the export itself is streamed, so this only renders
-    error bodies (as `field: message` lines)."""
-
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        if isinstance(data, dict):
-            return "\n".join(f"{key}: {value}" for key, value in data.items()).encode()
-        return str(data).encode()
-
-
 class AlertExportView(APIView):
     """Every alert matching the filters (storm members included), in queue order, as CSV."""
 
     permission_classes = [HasProfile]
-    renderer_classes = [JSONRenderer, CSVRenderer]
+
+    def perform_content_negotiation(self, request, force=False):
+        # The answer is CSV whatever was asked for; refusals are JSON, like every API error.
+        return (JSONRenderer(), JSONRenderer.media_type)
 
     @extend_schema(
         operation_id="alerts_export_csv",
@@ -427,10 +421,13 @@ class AlertBulkView(APIView):
 # ---------------------------------------------------------------- saved views
 
 
+@extend_schema_field({"type": "object", "additionalProperties": {}})
+class FiltersField(serializers.JSONField):
+    """JSON, documented as the object validate_filters wants (not null, not a list)."""
+
+
 class SavedViewSerializer(serializers.ModelSerializer):
-    filters = serializers.JSONField(
-        help_text=f"filter name -> value; names: {', '.join(FILTER_NAMES)}"
-    )
+    filters = FiltersField(help_text=f"filter name -> value; names: {', '.join(FILTER_NAMES)}")
 
     class Meta:
         model = SavedView

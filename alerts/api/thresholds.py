@@ -12,7 +12,8 @@ from dataclasses import asdict
 
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
@@ -258,6 +259,13 @@ class DeviceThresholdsView(APIView):
         )
 
 
+# OpenAPI 3.0 gives DELETE no request body, so the framework's 400 is not inferred for it.
+REMOVE_REFUSED = OpenApiResponse(
+    OpenApiTypes.OBJECT,
+    description='no reason (send {"reason": ...} as the JSON body), or no override to remove',
+)
+
+
 class DeviceThresholdView(APIView):
     permission_classes = [CanTriageOrReadOnly]
 
@@ -289,7 +297,7 @@ class DeviceThresholdView(APIView):
     @extend_schema(
         operation_id="device_threshold_remove",
         request=ThresholdRemoveSerializer,
-        responses={200: DeviceThresholdChangedSerializer},
+        responses={200: DeviceThresholdChangedSerializer, 400: REMOVE_REFUSED},
         description="Remove the device's override: the cohort's value or the default applies.",
     )
     def delete(self, request, device_id: str, parameter: str):
@@ -473,7 +481,7 @@ class CohortThresholdView(APIView):
     @extend_schema(
         operation_id="cohort_threshold_remove",
         request=ThresholdRemoveSerializer,
-        responses=CohortThresholdChangedSerializer,
+        responses={200: CohortThresholdChangedSerializer, 400: REMOVE_REFUSED},
         description="Remove a cohort's override: its devices fall back to the default.",
     )
     def delete(self, request, cohort_id: str, parameter: str):

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from alerts.models import Notification
 from alerts.notifications.routing import CHANNELS
-from alerts.notifications.selectors import notifications_in_scope, shown_recipient
+from alerts.notifications.selectors import notifications_in_scope, shown_error, shown_recipient
 from alerts.notifications.services import (
     NOTIFIABLE_SEVERITIES,
     preference_of,
@@ -98,6 +98,9 @@ class NotificationSerializer(serializers.ModelSerializer):
     alert_title = serializers.CharField(source="alert.title")
     severity = serializers.CharField(source="alert.severity")
     recipient = serializers.SerializerMethodField()
+    last_error = serializers.SerializerMethodField(
+        help_text="why the last try failed; a webhook's status code, never its answer"
+    )
 
     class Meta:
         model = Notification
@@ -115,6 +118,9 @@ class NotificationSerializer(serializers.ModelSerializer):
             "created_at",
             "sent_at",
         ]
+
+    def get_last_error(self, notification) -> str:
+        return shown_error(notification.last_error)
 
     def get_recipient(self, notification) -> str:
         return shown_recipient(notification, own_webhook=self.context.get("own_webhook", ""))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 from django.db.models import QuerySet
 
@@ -42,3 +44,14 @@ def shown_recipient(notification: Notification, *, own_webhook: str = "") -> str
     except httpx.InvalidURL:
         return "webhook"
     return f"{url.scheme}://{url.host}/…"
+
+
+# Rows written before webhook errors stopped quoting the receiver's answer carry its body (or
+# the network error's text) after the status; only the status (or "unreachable") is shown.
+_WEBHOOK_ANSWER = re.compile(r"^(webhook \S+ (?:answered \d{3}|unreachable))")
+
+
+def shown_error(last_error: str) -> str:
+    """A delivery's error as users see it: a webhook's status code, never its answer."""
+    match = _WEBHOOK_ANSWER.match(last_error or "")
+    return match.group(1) if match else last_error

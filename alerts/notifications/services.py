@@ -32,6 +32,7 @@ from alerts.notifications.routing import (
     Person,
     route,
 )
+from alerts.notifications.webhook_guard import UnsafeWebhookURL, webhook_target
 from fleetmon.accounts.models import Profile, Role
 
 logger = logging.getLogger(__name__)
@@ -216,6 +217,11 @@ def preference_save(
         ]
     if WEBHOOK in chosen and not webhook_url:
         errors["webhook_url"] = ["a webhook URL is required for the webhook channel"]
+    elif webhook_url:
+        try:
+            webhook_target(webhook_url)  # checked again at each delivery: DNS may change
+        except UnsafeWebhookURL as exc:
+            errors["webhook_url"] = [str(exc)]
     if on_call != current.on_call and profile.role != Role.ADMIN:
         errors["on_call"] = ["only an admin may change on-call duty"]
     if errors:

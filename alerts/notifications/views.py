@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 
 from alerts.notifications.routing import CHANNELS
-from alerts.notifications.selectors import notifications_received
+from alerts.notifications.selectors import notifications_received, shown_error
 from alerts.notifications.services import NOTIFIABLE_SEVERITIES, preference_of, preference_save
 from fleetmon.accounts.models import Role
 from fleetmon.accounts.permissions import role_required
@@ -86,7 +86,7 @@ def notification_settings(request):
         "preference": preference,
         "scope": ", ".join([*profile.regions, *profile.sites]),
         "recent": [
-            (n, n.reason.replace("_", " ").replace("+", ", "))
+            (n, n.reason.replace("_", " ").replace("+", ", "), shown_error(n.last_error))
             for n in notifications_received(request.user, preference)[:RECENT]
         ],
     }

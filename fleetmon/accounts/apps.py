@@ -6,3 +6,7 @@ class AccountsConfig(AppConfig):
 
     name = "fleetmon.accounts"
     label = "accounts"
+
+    def ready(self) -> None:
+        # Signal receivers: the lock-out log, and closing sockets on logout.
+        from fleetmon.accounts import sessions, throttle  # noqa: F401

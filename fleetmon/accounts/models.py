@@ -40,3 +40,30 @@ class Profile(models.Model):
 
     def sees(self, *, region: str, site_id: str) -> bool:
         return self.fleet_wide or region in self.regions or site_id in self.sites
+
+
+class ApiToken(models.Model):
+    """A user's credential for scripts: `Authorization: Token fmu_...`.
+
+    Only a SHA-256 of the token is stored (as for fleet tokens); the plain token is shown
+    once, at creation. It stops working at `expires_at` or when revoked.
+    """
+
+    PREFIX = "fmu_"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    hint = models.CharField(max_length=12, editable=False)  # first characters, to tell apart
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["user", "-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.name} ({self.hint}…)"

@@ -7,6 +7,7 @@ every primary key and unique constraint includes the time column. Rows are writt
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.db.models.functions import Now
 
 from fleetmon.sensors import SENSOR_NAMES
 
@@ -108,3 +109,34 @@ class CleanSensorReading(ReadingBase):
 
     class Meta:
         db_table = "clean_sensor_readings"
+
+
+class StreamOutbox(models.Model):
+    """A readings-stream message committed with its readings, not yet appended to Redis.
+
+    Written in the ingest transaction, deleted once in the stream (fleetmon.streams).
+    """
+
+    partition = models.SmallIntegerField()
+    payload = models.BinaryField(help_text="the readings of the message, JSON")
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        db_table = "stream_outbox"
+        indexes = [models.Index(fields=["partition", "id"], name="stream_outbox_partition")]
+
+    def __str__(self) -> str:
+        return f"outbox {self.pk} (partition {self.partition})"
+
+
+class StreamProgress(models.Model):
+    """How far the streaming rules got for a device: its last reading with committed alerts."""
+
+    device_id = models.CharField(max_length=64, primary_key=True)
+    evaluated_through = models.DateTimeField()
+
+    class Meta:
+        db_table = "stream_progress"
+
+    def __str__(self) -> str:
+        return f"{self.device_id} evaluated through {self.evaluated_through:%Y-%m-%d %H:%M:%S}"

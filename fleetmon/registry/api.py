@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -286,8 +287,10 @@ class SitePagination(PageNumberPagination):
     page_size_query_param = "page_size"
 
 
-class SiteListView(APIView):
+class SiteListView(GenericAPIView):
     permission_classes = [HasProfile]
+    pagination_class = SitePagination
+    serializer_class = SiteSerializer
 
     @extend_schema(
         operation_id="sites_list",
@@ -300,9 +303,8 @@ class SiteListView(APIView):
     )
     def get(self, request):
         sites = summaries.sites_with_stats(scoped_sites(request.profile)).order_by("site_id")
-        paginator = SitePagination()
-        page = paginator.paginate_queryset(sites, request, view=self)
-        return paginator.get_paginated_response(SiteSerializer(page, many=True).data)
+        page = self.paginate_queryset(sites)
+        return self.get_paginated_response(SiteSerializer(page, many=True).data)
 
 
 def site_detail(profile, site_id: str):

@@ -1,4 +1,9 @@
-"""DRF authentication for gateways: `Authorization: Token fmi_...`, never a user session."""
+"""DRF authentication by hashed tokens: `Authorization: Token <plain>`.
+
+Gateways send fleet tokens (`fmi_...`, this module); users' scripts send user tokens
+(`fmu_...`, fleetmon.accounts.authentication). Both store only a SHA-256 of the token and
+share the lookup below.
+"""
 
 from datetime import timedelta
 
@@ -12,32 +17,50 @@ from fleetmon.registry.models import FleetToken
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-class FleetTokenAuthentication(authentication.BaseAuthentication):
+class HashedTokenAuthentication(authentication.BaseAuthentication):
+    """Look the token up by its hash among the live rows; subclasses say which rows."""
+
     keyword = "Token"
+    what = "token"  # named in refusals
+
+    def live_tokens(self):
+        raise NotImplementedError
+
+    def credentials(self, token) -> tuple:
+        """The (user, auth) pair DRF stores on the request."""
+        raise NotImplementedError
 
     def authenticate(self, request):
         header = authentication.get_authorization_header(request).split()
-        if not header or header[0].decode().lower() != self.keyword.lower():
+        if not header or header[0].decode(errors="replace").lower() != self.keyword.lower():
             return None
         if len(header) != 2:
             raise exceptions.AuthenticationFailed(
-                "Invalid Authorization header: expected `Token <fleet token>`."
+                f"Invalid Authorization header: expected `Token <{self.what}>`."
             )
         plain = header[1].decode(errors="replace")
-        token = (
-            FleetToken.objects.filter(token_hash=FleetToken.hash(plain), revoked_at__isnull=True)
-            .only("pk", "name", "last_used_at")
-            .first()
-        )
+        token = self.live_tokens().filter(token_hash=FleetToken.hash(plain)).first()
         if token is None:
-            raise exceptions.AuthenticationFailed("Unknown or revoked fleet token.")
+            raise exceptions.AuthenticationFailed(f"Unknown, expired or revoked {self.what}.")
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-            FleetToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        return (None, token)
+            type(token).objects.filter(pk=token.pk).update(last_used_at=now)
+        return self.credentials(token)
 
     def authenticate_header(self, request) -> str:
         return self.keyword
+
+
+class FleetTokenAuthentication(HashedTokenAuthentication):
+    """Gateways: a fleet token, never a user session."""
+
+    what = "fleet token"
+
+    def live_tokens(self):
+        return FleetToken.objects.filter(revoked_at__isnull=True).only("pk", "name", "last_used_at")
+
+    def credentials(self, token) -> tuple:
+        return (None, token)
 
 
 class HasFleetToken:

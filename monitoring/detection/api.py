@@ -12,10 +12,11 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from fleetmon.accounts.authentication import UserTokenAuthentication
 from monitoring.detection import charts, selectors
 from monitoring.ml_api import CanSeeMlDashboards
 from monitoring.models import DetectionEvaluation
@@ -272,7 +273,7 @@ REFUSED = {
 
 class DetectionView(APIView):
     # Token first: its WWW-Authenticate header turns "not signed in" into a 401, not a 403.
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = [UserTokenAuthentication, SessionAuthentication]
     permission_classes = [CanSeeMlDashboards]
 
 

@@ -26,7 +26,7 @@ DEFAULTS = {
     "FLEETMON_SCORING_THROUGHPUT_MIN_SECONDS": 60,  # shorter runs are fast enough anyway
     # Heartbeats and queues
     "FLEETMON_WORKER_PING_TIMEOUT_SECONDS": 1.0,
-    "FLEETMON_BEAT_HEARTBEAT_SECONDS": 180,  # beat sends sweep_runs_task every 30 s
+    "FLEETMON_BEAT_HEARTBEAT_SECONDS": 180,  # beat sends sweep_runs_task every 10 s
     "FLEETMON_MONITOR_QUEUES": ("celery",),
     "FLEETMON_QUEUE_DEPTH_MAX": 1000,
     # Freshness (domain §3.4, §3.7)

@@ -26,6 +26,9 @@ from fleetmon.sensors import IS_BOOLEAN_SENSOR, SENSOR_NAMES, SENSORS
 EVENT_NAMESPACE = uuid.UUID("6f1d7c4e-5b0a-4b8e-9a51-2f3c0d9e7a10")
 MESSAGE_KEYS = frozenset({"device_id", "timestamp", "readings", "event_id"})
 MAX_DEVICE_ID_LENGTH = 64
+UNSTORABLE = "contains a NUL character or invalid Unicode, which cannot be stored"
+TIMESTAMP_REQUIRED = "required, an ISO-8601 date-time string"
+TIMESTAMP_NAIVE = "no UTC offset: the contract is ISO-8601 UTC (end it with Z or +00:00)"
 SENSOR_INDEX = {name: i for i, name in enumerate(SENSOR_NAMES)}
 SUPERHEAT = SENSOR_INDEX["superheat"]
 
@@ -129,9 +132,10 @@ def parse_messages(
     """Type-check raw messages (domain §1) into a batch; list every row that fails.
 
     A row fails when it is not an object, has a key outside MESSAGE_KEYS, lacks or mistypes
-    `device_id` or `timestamp`, has a `readings` key that is not a sensor name, or a value
-    of the wrong type (numbers for numeric sensors, true/false for door and defrost, or
-    null). Failed rows are not in the batch.
+    `device_id` or `timestamp`, has a `device_id` PostgreSQL cannot store (a NUL, a lone
+    surrogate), a `timestamp` without a UTC offset, a `readings` key that is not a sensor
+    name, or a value of the wrong type (numbers for numeric sensors, true/false for door and
+    defrost, or null). Failed rows are not in the batch.
     """
     errors: list[RowError] = []
     index: list[int] = []
@@ -149,15 +153,17 @@ def parse_messages(
             errors.append(RowError(i, "", "expected an object"))
             continue
         for key in message.keys() - MESSAGE_KEYS:
-            errors.append(RowError(i, str(key), "unknown field"))
+            errors.append(RowError(i, printable(key), "unknown field"))
         device_id = message.get("device_id")
         if type(device_id) is not str or not device_id.strip():
             errors.append(RowError(i, "device_id", "required, a non-empty string"))
         elif len(device_id) > MAX_DEVICE_ID_LENGTH:
             errors.append(RowError(i, "device_id", f"longer than {MAX_DEVICE_ID_LENGTH}"))
-        stamp = _parse_timestamp(message.get("timestamp"))
-        if stamp is None:
-            errors.append(RowError(i, "timestamp", "required, an ISO-8601 date-time string"))
+        elif not storable(device_id):
+            errors.append(RowError(i, "device_id", UNSTORABLE))
+        stamp, problem = _parse_timestamp(message.get("timestamp"))
+        if problem:
+            errors.append(RowError(i, "timestamp", problem))
         event_id = _parse_event_id(message.get("event_id"))
         if event_id is False:
             errors.append(RowError(i, "event_id", "expected a UUID string"))
@@ -170,7 +176,7 @@ def parse_messages(
             for key, value in readings.items():
                 position = sensor_index(key)
                 if position is None:
-                    errors.append(RowError(i, f"readings.{key}", "unknown sensor"))
+                    errors.append(RowError(i, f"readings.{printable(key)}", "unknown sensor"))
                 elif value is None:
                     continue
                 elif is_boolean[position]:
@@ -195,17 +201,38 @@ def parse_messages(
     return batch, errors
 
 
-def _parse_timestamp(value: object) -> datetime | None:
+def storable(text: str) -> bool:
+    """Return whether PostgreSQL can store `text` (no NUL, valid Unicode)."""
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800" in the JSON)
+        return False
+    return True
+
+
+def printable(text: str) -> str:
+    """`text` safe to echo in an error (JSON, a terminal): unstorable characters escaped."""
+    if storable(text):
+        return text
+    return text.encode(errors="backslashreplace").decode().replace("\x00", "\\x00")
+
+
+def _parse_timestamp(value: object) -> tuple[datetime | None, str]:
+    """Return the UTC time (naive, as the batch holds it), or None and why not."""
     if type(value) is not str or "T" not in value and " " not in value:
-        return None
+        return None, TIMESTAMP_REQUIRED
     try:
         stamp = datetime.fromisoformat(value)
     except ValueError:
-        return None
-    # The contract says UTC; a timestamp without an offset is taken as UTC.
-    if stamp.tzinfo is not None:
-        stamp = stamp.astimezone(UTC).replace(tzinfo=None)
-    return stamp
+        return None, TIMESTAMP_REQUIRED
+    # The contract is ISO-8601 UTC: a time without an offset could be any zone's.
+    if stamp.tzinfo is None:
+        return None, TIMESTAMP_NAIVE
+    return stamp.astimezone(UTC).replace(tzinfo=None), ""
 
 
 def _parse_event_id(value: object) -> uuid.UUID | None | bool:

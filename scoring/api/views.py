@@ -9,6 +9,7 @@ from datetime import timedelta
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
@@ -18,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fleetmon.accounts.permissions import CanManageModelsOrReadOnly
+from fleetmon.accounts.scopes import scoped_devices
 from fleetmon.registry.models import Device
 from scoring.api.serializers import (
     DeviceScoresQuerySerializer,
@@ -99,7 +101,9 @@ class ModelPromoteView(ScoringAPIView):
         responses={
             200: ModelVersionDetailOutputSerializer,
             400: OpenApiResponse(
-                ErrorSerializer, description="the registry refused the change; detail says why"
+                OpenApiTypes.OBJECT,
+                description="invalid input per field, or the registry refused the change "
+                "(detail says why)",
             ),
             403: FORBIDDEN,
             404: NOT_FOUND,
@@ -127,7 +131,8 @@ class ModelRollbackView(ScoringAPIView):
         responses={
             200: ModelVersionDetailOutputSerializer,
             400: OpenApiResponse(
-                ErrorSerializer, description="nothing to roll back to; detail says why"
+                OpenApiTypes.OBJECT,
+                description="invalid input per field, or nothing to roll back to (detail says why)",
             ),
             403: FORBIDDEN,
         },
@@ -265,7 +270,7 @@ class DeviceScoresView(ScoringAPIView):
             200: ModelScoreOutputSerializer(many=True),
             400: OpenApiResponse(description="a malformed datetime, named by its field"),
             403: FORBIDDEN,
-            404: NOT_FOUND,
+            404: OpenApiResponse(ErrorSerializer, description="no such device in your scope"),
         },
         description=(
             "Scores (contract C5) of one device from every model, by window end; windows "
@@ -273,7 +278,8 @@ class DeviceScoresView(ScoringAPIView):
         ),
     )
     def get(self, request, device_id: str):
-        get_object_or_404(Device, device_id=device_id)
+        # Out of scope answers as unknown does: which device ids exist stays hidden.
+        get_object_or_404(scoped_devices(request.profile), device_id=device_id)
         query = DeviceScoresQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         until = query.validated_data.get("until") or timezone.now()

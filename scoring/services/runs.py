@@ -8,15 +8,18 @@ its rows, so a shard that runs twice leaves the same rows.
 """
 
 import logging
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import lru_cache
 
 import pandas as pd
 import psycopg
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Q
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from fleetmon.registry.models import Device
@@ -143,11 +146,19 @@ def run_shard_ids(run: ScoringRun) -> list[int]:
 
 
 def shard_claim(*, shard_id: int) -> bool:
-    """Take a pending shard; False when another worker has it or it is done."""
+    """Take a pending shard and count the attempt; False when another worker has it or it
+    is done.
+
+    One UPDATE: a worker killed right after the claim has still counted its attempt.
+    """
     now = timezone.now()
     return bool(
         ScoringShard.objects.filter(pk=shard_id, status=RunStatus.PENDING).update(
-            status=RunStatus.RUNNING, started_at=now, heartbeat_at=now, error=""
+            status=RunStatus.RUNNING,
+            started_at=now,
+            heartbeat_at=now,
+            error="",
+            attempts=F("attempts") + 1,
         )
     )
 
@@ -155,15 +166,17 @@ def shard_claim(*, shard_id: int) -> bool:
 def shard_score(*, shard_id: int) -> None:
     """Score one shard and record the outcome; never raises for a model or data failure.
 
-    A failing model marks only its own shard failed: the other models' shards go on.
+    A failing model marks only its own shard failed: the other models' shards go on. While
+    it scores, a thread beats the shard's heartbeat, so the sweeper can tell a slow shard
+    from a dead worker's within FLEETMON_SHARD_STALE_SECONDS.
     """
     if not shard_claim(shard_id=shard_id):
         logger.info("shard %s is taken or done; nothing to do", shard_id)
         return
     shard = ScoringShard.objects.select_related("run", "model_version").get(pk=shard_id)
-    ScoringShard.objects.filter(pk=shard_id).update(attempts=shard.attempts + 1)
     try:
-        scored, skipped, written = _score_and_write(shard)
+        with _heartbeat_while_running(shard_id):
+            scored, skipped, written = _score_and_write(shard)
     except Exception as exc:  # noqa: BLE001 - any failure of one model is recorded, not spread
         logger.exception("shard %s (%s) failed", shard_id, shard.model_version.model_id)
         ScoringShard.objects.filter(pk=shard_id).update(
@@ -185,6 +198,44 @@ def shard_score(*, shard_id: int) -> None:
 
 def _heartbeat(shard: ScoringShard) -> None:
     ScoringShard.objects.filter(pk=shard.pk).update(heartbeat_at=timezone.now())
+
+
+@contextmanager
+def _heartbeat_while_running(shard_id: int) -> Iterator[None]:
+    """Beat the shard's heartbeat every FLEETMON_SHARD_HEARTBEAT_SECONDS in a thread."""
+    done = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not done.wait(settings.FLEETMON_SHARD_HEARTBEAT_SECONDS):
+                try:
+                    _beat(shard_id)
+                except DatabaseError:
+                    # A missed beat is no failure; the next one gets a fresh connection.
+                    logger.warning("shard %s: heartbeat failed", shard_id, exc_info=True)
+                    connection.close()
+        finally:
+            connection.close()  # this thread's own connection, back to the pool
+
+    thread = threading.Thread(target=beat, name=f"shard-{shard_id}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+def _beat(shard_id: int) -> None:
+    # SKIP LOCKED: a caller holding the shard's row in a transaction (a test, an eager task)
+    # would otherwise block this thread, and the caller then waits for it at the join.
+    with transaction.atomic():
+        beating = list(
+            ScoringShard.objects.select_for_update(skip_locked=True)
+            .filter(pk=shard_id, status=RunStatus.RUNNING)
+            .values_list("pk", flat=True)
+        )
+        ScoringShard.objects.filter(pk__in=beating).update(heartbeat_at=timezone.now())
 
 
 def _score_and_write(shard: ScoringShard) -> tuple[int, int, int]:
@@ -375,20 +426,41 @@ def _after_run(run_id: int) -> None:
     run_finished.send(sender=ScoringRun, run_id=run_id)
 
 
-def runs_sweep(*, now: datetime, stale_after: timedelta) -> list[int]:
+def runs_sweep(
+    *, now: datetime, stale_after: timedelta, pending_after: timedelta | None = None
+) -> list[int]:
     """Put back shards that stopped reporting (dead worker) and close runs left open.
 
-    Returns the ids of the shards to dispatch again.
+    A running shard whose heartbeat is older than `stale_after` lost its worker. A pending
+    shard is sent again only when its last sending is older than `pending_after`
+    (FLEETMON_SHARD_PENDING_RESEND_SECONDS): its task may simply wait in a long queue, and
+    re-sending it every sweep would fill the queue with copies. For a pending shard
+    heartbeat_at holds the time it was last put back and sent (NULL: sent with its run).
+
+    The rows are locked while they are put back, so a heartbeat landing meanwhile cannot
+    slip between the choice and the update. Returns the ids of the shards to dispatch again.
     """
+    if pending_after is None:
+        pending_after = timedelta(seconds=settings.FLEETMON_SHARD_PENDING_RESEND_SECONDS)
     cutoff = now - stale_after
-    stale = ScoringShard.objects.filter(
-        Q(status=RunStatus.RUNNING, heartbeat_at__lt=cutoff)
-        | Q(status=RunStatus.PENDING, run__started_at__lt=cutoff),
-        run__finished_at__isnull=True,
-    )
-    ids = list(stale.values_list("pk", flat=True))
+    pending_cutoff = now - max(pending_after, stale_after)
+    with transaction.atomic():
+        stale = ScoringShard.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+            Q(status=RunStatus.RUNNING, heartbeat_at__lt=cutoff)
+            | Q(status=RunStatus.PENDING, heartbeat_at__lt=pending_cutoff)
+            | Q(
+                status=RunStatus.PENDING,
+                heartbeat_at__isnull=True,
+                run__started_at__lt=pending_cutoff,
+            ),
+            run__finished_at__isnull=True,
+        )
+        ids = list(stale.values_list("pk", flat=True))
+        if ids:
+            ScoringShard.objects.filter(pk__in=ids).update(
+                status=RunStatus.PENDING, heartbeat_at=timezone.now()
+            )
     if ids:
-        ScoringShard.objects.filter(pk__in=ids).update(status=RunStatus.PENDING)
         logger.warning("re-dispatching %d stale shards: %s", len(ids), ids)
     for run_id in ScoringRun.objects.filter(finished_at__isnull=True).values_list("pk", flat=True):
         run_finish_if_done(run_id=run_id)

@@ -30,7 +30,9 @@ class Thresholds:
     gap_minutes: float = _limit(10, 3, 240)
     restart_minutes: float = _limit(30, 0, 240)
     # Compressor overload: over the backstop, or a multiple of the learned running current.
-    compressor_overload_amps: float = _limit(40.0, 5.0, 100.0)
+    # At most the sensor's top (domain §1.1: 0-50 A; a higher reading is nulled, so a higher
+    # limit could never fire); at least the smallest running compressor's draw (~5 A).
+    compressor_overload_amps: float = _limit(40.0, 5.0, 50.0)
     # TRICKY: 1.6x, not more. A compressor runs at about 75-85 % of its rated current and
     # its protector trips near 1.4x rated, so about 1.7-1.9x its own running current;
     # pull-downs run high but stay under about 1.5x (physics §1).
@@ -70,7 +72,8 @@ class Thresholds:
     defrost_usual_factor: float = _limit(1.5, 1.0, 10.0)
     defrost_high_minutes: float = _limit(90, 10, 720)
     defrost_critical_minutes: float = _limit(180, 15, 1440)
-    defrost_coil_warm_c: float = _limit(20.0, 0.0, 60.0)
+    # At most the evaporator sensor's top (domain §1.1: -60 to +30 °C).
+    defrost_coil_warm_c: float = _limit(20.0, 0.0, 30.0)
     # Defrost overdue: the learned interval (this one until learned) times a factor.
     defrost_interval_hours: float = _limit(8.0, 1.5, 24.0)
     defrost_overdue_factor: float = _limit(2.0, 1.2, 10.0)

@@ -382,6 +382,10 @@
     });
   }
 
+  // Contributor bar widths come as data attributes: the CSP allows no inline style attribute.
+  document.querySelectorAll(".bar-fill[data-width]").forEach((bar) => {
+    bar.style.width = `${Number(bar.dataset.width)}%`;
+  });
   document.querySelectorAll("form[data-action]").forEach((form) => form.addEventListener("submit", submit));
   renderForms();
   renderSla();

@@ -7,6 +7,7 @@ West (US-W) has alice (operator of the region) and sam (operator of its one site
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections import deque
 from datetime import timedelta
@@ -20,7 +21,10 @@ from alerts.notifications import signals
 from fleetmon.accounts.models import Profile
 from tests.conftest import register_devices
 
-__all__ = ["cast", "eager", "east", "notify_on_save", "webhook_server", "west"]
+__all__ = ["cast", "dns", "eager", "east", "notify_on_save", "webhook_server", "west"]
+
+# What a public receiver's name resolves to in these tests (there is no DNS here).
+PUBLIC_ADDRESS = "93.184.216.34"
 
 
 def make_user(django_user_model, name: str, role: str, *, regions=(), sites=(), email=None):
@@ -99,6 +103,31 @@ def eager():
     app.conf.task_always_eager = False
 
 
+@pytest.fixture
+def dns(monkeypatch):
+    """dns[name] = [addresses]: a stand-in for the system resolver (socket.getaddrinfo), so
+    the webhook guard and the sender run unchanged. Names not listed, and IP literals,
+    resolve as usual. hooks.example.com is a public receiver unless a test says otherwise."""
+    table: dict[str, list[str]] = {"hooks.example.com": [PUBLIC_ADDRESS]}
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):  # noqa: A002
+        name = host.decode() if isinstance(host, bytes) else host
+        if name not in table:
+            return real(host, port, family, type, proto, flags)
+        port = int(port or 0)
+        answers = []
+        for address in table[name]:
+            if ":" in address:
+                answers.append((socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port, 0, 0)))
+            else:
+                answers.append((socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port)))
+        return answers
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return table
+
+
 class StandIn:
     """A local webhook receiver: records JSON bodies, answers the scripted statuses."""
 
@@ -106,21 +135,27 @@ class StandIn:
         self.bodies: list[dict] = []
         self.paths: list[str] = []
         self.statuses: deque[int] = deque()
+        self.hosts: list[str] = []  # the Host header of each request
+        self.authorizations: list[str] = []  # and its Authorization header
+        self.location = ""  # sent with a redirect status
         self.url = ""
 
 
-@pytest.fixture
-def webhook_server():
-    stand_in = StandIn()
+def start_receiver(stand_in: StandIn, *, tls=None) -> ThreadingHTTPServer:
+    """Serve `stand_in` on a free loopback port (over TLS with the `tls` context)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802 - http.server's naming
             length = int(self.headers.get("Content-Length", 0))
             stand_in.bodies.append(json.loads(self.rfile.read(length)))
             stand_in.paths.append(self.path)
+            stand_in.hosts.append(self.headers.get("Host", ""))
+            stand_in.authorizations.append(self.headers.get("Authorization", ""))
             status = stand_in.statuses.popleft() if stand_in.statuses else 200
             body = b"ok" if status < 400 else b"upstream exploded"
             self.send_response(status)
+            if 300 <= status < 400:
+                self.send_header("Location", stand_in.location)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -130,9 +165,20 @@ def webhook_server():
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    stand_in.url = f"http://127.0.0.1:{server.server_port}/services/T0/B0/s3cret"
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    scheme = "https" if tls is not None else "http"
+    stand_in.url = f"{scheme}://127.0.0.1:{server.server_port}/services/T0/B0/s3cret"
+    return server
+
+
+@pytest.fixture
+def webhook_server(settings):
+    # On this machine the receiver is on the loopback: an on-premise receiver, allowed by name.
+    settings.FLEETMON_WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
+    stand_in = StandIn()
+    server = start_receiver(stand_in)
     yield stand_in
     server.shutdown()
     server.server_close()

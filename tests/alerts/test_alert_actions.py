@@ -358,12 +358,13 @@ def test_a_user_without_a_role_is_refused(django_user_model, alert):
 
 
 def test_a_script_can_act_with_a_token(cast, alert):  # noqa: F811
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
-    token = Token.objects.create(user=cast["operator_a"])
+    from fleetmon.accounts.tokens import api_token_create
+
+    _, token = api_token_create(user=cast["operator_a"], name="script")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     response = client.post(f"/api/v1/alerts/{alert.pk}/acknowledge/", {"note": "from a script"})
     assert response.status_code == 200
     assert events(alert)[-1] == ("acknowledged", "operator_a", "from a script")

@@ -38,6 +38,11 @@ def test_a_user_without_preferences_sees_the_defaults(cast):
     }
 
 
+@pytest.fixture(autouse=True)
+def public_receiver(dns):
+    """hooks.example.com stands for a public receiver (there is no DNS here)."""
+
+
 def test_a_user_saves_their_own_preferences(cast):
     client = client_for(cast["alice"])
     url = "https://hooks.example.com/alice"

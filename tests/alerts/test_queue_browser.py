@@ -11,7 +11,7 @@ from alerts.models import DeviceAlert, SavedView
 from alerts.streaming import alerts_from_firings
 from tests.alerts.test_queue import make_alert
 from tests.alerts.test_websocket import overload
-from tests.browser.support import screenshot
+from tests.browser.support import screenshot, wait_for
 from tests.conftest import register_devices
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live, pytest.mark.browser]
@@ -51,7 +51,7 @@ def test_operator_triages_a_live_critical_alert_without_reload(sign_in, asgi_ser
 
     page = sign_in("operator_a")
     page.goto(f"{asgi_server}/alerts/")
-    page.wait_for_function("document.body.dataset.live === 'connected'")
+    wait_for(page, "document.body.dataset.live === 'connected'")
     assert row(page, waiting.pk).count() == 1 and row(page, elsewhere.pk).count() == 0
     page.locator("#filter-q").click()  # an interaction: the audio cue may play from now on
 
@@ -60,7 +60,8 @@ def test_operator_triages_a_live_critical_alert_without_reload(sign_in, asgi_ser
     critical = DeviceAlert.objects.get(device=west[0])
     first = page.locator("#alert-queue tbody tr").first
     first.wait_for()
-    page.wait_for_function(
+    wait_for(
+        page,
         "id => document.querySelector('#alert-queue tbody tr').dataset.alertId === id",
         arg=str(critical.pk),
     )
@@ -75,16 +76,15 @@ def test_operator_triages_a_live_critical_alert_without_reload(sign_in, asgi_ser
     # The SLA countdown ticks in the browser.
     sla = first.locator("[data-field=sla]")
     before = sla.inner_text()
-    page.wait_for_function(
-        "([el, text]) => el.textContent !== text", arg=[sla.element_handle(), before]
-    )
+    wait_for(page, "([el, text]) => el.textContent !== text", arg=[sla.element_handle(), before])
     assert sla.inner_text().endswith("left")
     screenshot(page, "triage-queue")
 
     # Bulk acknowledge the new alert; mark the other false positive (a reason is required).
     first.locator(".row-select").check()
     page.click("[data-bulk-action=acknowledge]")
-    page.wait_for_function(
+    wait_for(
+        page,
         "id => document.querySelector(`tr[data-alert-id='${id}']`)"
         ".dataset.status === 'acknowledged'",
         arg=str(critical.pk),
@@ -116,12 +116,13 @@ def test_rows_follow_status_changes_made_elsewhere(sign_in, asgi_server):  # noq
     closing = make_alert(west[1], severity="MEDIUM", created=now)
     page = sign_in("operator_a")
     page.goto(f"{asgi_server}/alerts/")
-    page.wait_for_function("document.body.dataset.live === 'connected'")
+    wait_for(page, "document.body.dataset.live === 'connected'")
 
     off_the_loop(workflow.acknowledge, alert_id=kept.pk, actor="someone")
     off_the_loop(workflow.resolve, alert_id=closing.pk, actor="someone", note="fixed")
 
-    page.wait_for_function(
+    wait_for(
+        page,
         "id => document.querySelector(`tr[data-alert-id='${id}']`)"
         ".dataset.status === 'acknowledged'",
         arg=str(kept.pk),
@@ -143,7 +144,7 @@ def test_a_reconnecting_page_catches_up_on_what_the_socket_missed(sign_in, asgi_
 
     page.route_web_socket("**/ws/alerts/", through)
     page.goto(f"{asgi_server}/alerts/")
-    page.wait_for_function("document.body.dataset.live === 'connected'")
+    wait_for(page, "document.body.dataset.live === 'connected'")
 
     swallow["on"] = True  # the push of this alert is lost on the way...
     off_the_loop(alerts_from_firings, [overload(west[0].device_id, datetime.now(UTC))])
@@ -151,7 +152,7 @@ def test_a_reconnecting_page_catches_up_on_what_the_socket_missed(sign_in, asgi_
     page.wait_for_timeout(500)
     assert row(page, critical.pk).count() == 0
     sockets[0].close()  # ...and the connection drops
-    page.wait_for_function("document.body.dataset.live === 'disconnected'")
+    wait_for(page, "document.body.dataset.live === 'disconnected'")
     # The page reconnects and asks GET /api/v1/alert-events/?since=<last id> for it.
     row(page, critical.pk).wait_for()
     assert len(sockets) == 2
@@ -172,12 +173,14 @@ def test_load_more_storms_and_saved_views(sign_in, asgi_server):  # noqa: F811
     assert rows.count() == 50 and rows.first.get_attribute("data-storm-id") == str(storm.pk)
 
     page.click("#load-more")
-    page.wait_for_function("document.querySelectorAll('#alert-queue tbody tr').length === 61")
+    wait_for(page, "document.querySelectorAll('#alert-queue tbody tr').length === 61")
     assert page.locator("#load-more").is_hidden()
 
     page.click(f'tr[data-storm-id="{storm.pk}"] .storm-toggle')
-    page.wait_for_function(
-        "n => document.querySelectorAll(`tr[data-member-of='${n}']`).length === 3", arg=storm.pk
+    wait_for(
+        page,
+        "n => document.querySelectorAll(`tr[data-member-of='${n}']`).length === 3",
+        arg=storm.pk,
     )
     expanded = page.locator(f'tr[data-member-of="{storm.pk}"]')
     assert [expanded.nth(i).get_attribute("data-alert-id") for i in range(3)] == [
@@ -189,9 +192,7 @@ def test_load_more_storms_and_saved_views(sign_in, asgi_server):  # noqa: F811
     page.goto(f"{asgi_server}/alerts/?severity=CRITICAL&alert_type=")
     page.fill("#saved-view-name", "Critical only")
     page.click("#saved-view-save")
-    page.wait_for_function(
-        "document.getElementById('saved-view-message').textContent.startsWith('Saved')"
-    )
+    wait_for(page, "document.getElementById('saved-view-message').textContent.startsWith('Saved')")
     page.goto(f"{asgi_server}/alerts/")
     page.select_option("#saved-view-select", label="Critical only")
     page.click("#saved-view-apply")
@@ -199,7 +200,7 @@ def test_load_more_storms_and_saved_views(sign_in, asgi_server):  # noqa: F811
     assert page.locator("#alert-queue tbody tr").count() == 1  # the storm
     page.select_option("#saved-view-select", label="Critical only")
     page.click("#saved-view-delete")
-    page.wait_for_function(
-        "document.getElementById('saved-view-message').textContent.startsWith('Deleted')"
+    wait_for(
+        page, "document.getElementById('saved-view-message').textContent.startsWith('Deleted')"
     )
     assert not SavedView.objects.exists()

@@ -69,15 +69,15 @@ def model(kind: str, threshold: float = 0.7) -> ModelVersion:
     )
 
 
-def run_with(scores: list[tuple], window_end=END) -> ScoringRun:
+def run_with(scores: list[tuple], window_end=END, minutes=15) -> ScoringRun:
     """scores: (device_id, model ModelVersion, anomaly score, first contributor)."""
     run = ScoringRun.objects.create(
-        trigger="hourly", window_minutes=15, window_end=window_end, finished_at=timezone.now()
+        trigger="hourly", window_minutes=minutes, window_end=window_end, finished_at=timezone.now()
     )
     for device_id, version, value, contributor in scores:
         ModelScore.objects.create(
             device_id=device_id,
-            window_start=window_end - timedelta(minutes=15),
+            window_start=window_end - timedelta(minutes=minutes),
             window_end=window_end,
             model_id=version.model_id,
             model_version=version.version,
@@ -285,7 +285,34 @@ def test_a_lone_models_flag_waits_for_the_next_window(setup, settings):
 
 
 @pytest.mark.django_db
-def test_agreement_or_a_critical_score_alerts_at_once(setup, settings):
+def test_one_window_never_alerts_however_high_or_agreed(setup, settings):
+    """A single wild reading moves one 15-minute window, even to a critical score that
+    several models agree on; only the next scored window's flag makes it an alert."""
+    settings.FLEETMON_ALERT_CONFIRM_WINDOWS = 2
+    device, forest, stats = setup
+    other = register_devices(1, site_no=2)[0].device_id
+    flags = [
+        (device, forest, 0.97, "vibration_compressor_max"),
+        (other, forest, 0.8, "pressure_low_mean"),
+        (other, stats, 0.75, "pressure_low_mean"),
+    ]
+    assert alerts_from_run(run_id=run_with(flags).pk)["created"] == 0
+    # The glitch is gone an hour later: the window scores normal, still nothing.
+    later = END + timedelta(hours=1)
+    normal = [(d, m, 0.1, c) for d, m, _, c in flags]
+    assert alerts_from_run(run_id=run_with(normal, later).pk)["created"] == 0
+    # A flag that persists into the next scored window alerts, at its severity.
+    latest = later + timedelta(hours=1)
+    alerts_from_run(run_id=run_with(flags, latest).pk)
+    assert alerts_from_run(run_id=run_with(flags, latest + timedelta(hours=1)).pk)["created"] == 2
+    assert {(a.device_id, a.severity) for a in alerts(device) + alerts(other)} == {
+        (device, "CRITICAL"),
+        (other, "MEDIUM"),
+    }
+
+
+@pytest.mark.django_db
+def test_on_trailing_days_agreement_or_a_critical_score_alerts_at_once(setup, settings):
     settings.FLEETMON_ALERT_CONFIRM_WINDOWS = 2
     device, forest, stats = setup
     other = register_devices(1, site_no=2)[0].device_id
@@ -294,6 +321,7 @@ def test_agreement_or_a_critical_score_alerts_at_once(setup, settings):
             (device, forest, 0.97, "vibration_compressor_max"),
             (other, forest, 0.8, "pressure_low_mean"),
             (other, stats, 0.75, "pressure_low_mean"),
-        ]
+        ],
+        minutes=1440,
     )
     assert alerts_from_run(run_id=run.pk)["created"] == 2

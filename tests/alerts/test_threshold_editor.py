@@ -62,7 +62,7 @@ def test_the_list_shows_effective_value_source_and_limits(people, west):
     )
     amps = found["compressor_overload_amps"]
     assert (amps["effective"], amps["source"], amps["unit"]) == (40.0, "default", "A")
-    assert (amps["min"], amps["max"], amps["rules"]) == (5.0, 100.0, ["compressor_overload"])
+    assert (amps["min"], amps["max"], amps["rules"]) == (5.0, 50.0, ["compressor_overload"])
     running = found["min_run_minutes"]
     assert (running["effective"], running["unit"], running["rules"]) == (
         3.0,
@@ -87,6 +87,34 @@ def test_persistence_clear_levels_and_running_time_are_editable_parameters():
     for name in CATALOGUE:
         low, high = LIMITS[name]
         assert 0 <= low < high and low <= getattr(Thresholds(), name) <= high, name
+
+
+def test_no_threshold_on_a_sensor_reading_lies_beyond_what_the_sensor_can_report():
+    """A limit compared with a reading is inside the sensor's valid range (domain §1.1):
+    past it the reading is nulled (RANGE_VIOLATION) and the rule could never fire."""
+    from fleetmon.sensors import SENSORS
+
+    ranges = {s.name: (s.low, s.high) for s in SENSORS}
+    read_against = {
+        "compressor_overload_amps": "current_compressor",
+        "defrost_coil_warm_c": "temperature_evaporator",
+    }
+    for parameter, sensor in read_against.items():
+        low, high = LIMITS[parameter]
+        assert ranges[sensor][0] <= low < high <= ranges[sensor][1], parameter
+    # A compressor at rest draws next to nothing; one running draws at least ~5 A (§1.1).
+    assert LIMITS["compressor_overload_amps"][0] >= 5
+
+
+def test_a_cohort_limit_is_held_to_the_same_physical_range(people, west):
+    cohort_url = f"/api/v1/cohorts/{west.cohort_id}/thresholds/compressor_overload_amps/"
+    for value in (1, 75):
+        answer = api_as(people["ml_engineer"]).put(
+            cohort_url, {"value": value, "reason": "x"}, format="json"
+        )
+        assert answer.status_code == 400, answer.content
+        assert "between 5 and 50" in answer.json()["value"][0]
+    assert not RuleThreshold.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -163,9 +191,13 @@ def test_an_edit_is_recorded_becomes_effective_and_the_running_worker_uses_it(pe
 @pytest.mark.parametrize(
     ("parameter", "body", "field", "message"),
     [
-        ("compressor_overload_amps", {"value": 0, "reason": "x"}, "value", "between 5 and 100"),
-        ("compressor_overload_amps", {"value": 1, "reason": "x"}, "value", "between 5 and 100"),
-        ("compressor_overload_amps", {"value": 250, "reason": "x"}, "value", "between 5 and 100"),
+        ("compressor_overload_amps", {"value": 0, "reason": "x"}, "value", "between 5 and 50"),
+        ("compressor_overload_amps", {"value": 1, "reason": "x"}, "value", "between 5 and 50"),
+        ("compressor_overload_amps", {"value": 250, "reason": "x"}, "value", "between 5 and 50"),
+        # Past the sensor's 50 A top a reading is nulled: such a limit could never fire.
+        ("compressor_overload_amps", {"value": 50.5, "reason": "x"}, "value", "between 5 and 50"),
+        ("compressor_overload_amps", {"value": "NaN", "reason": "x"}, "value", "valid number"),
+        ("defrost_coil_warm_c", {"value": 45, "reason": "x"}, "value", "between 0 and 30"),
         ("overload_factor", {"value": 1.1, "reason": "x"}, "value", "between 1.3 and 5"),
         ("pressure_drop_fraction", {"value": 1.5, "reason": "x"}, "value", "between 0.05 and 0.95"),
         ("door_open_max_minutes", {"value": -3, "reason": "x"}, "value", "between 1 and 720"),

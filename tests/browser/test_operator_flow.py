@@ -15,7 +15,7 @@ from alerts.models import AlertEvent, DeviceAlert, LabelEvent
 from fleetmon.registry.services import fleet_token_create
 from fleetmon.streams import client, stream_key
 from tests.alerts.test_streaming import start_worker
-from tests.browser.support import screenshot
+from tests.browser.support import screenshot, wait_for
 from tests.conftest import message, register_devices
 from tests.registry.console_cast import make_alert
 
@@ -55,7 +55,7 @@ def test_an_operator_triages_a_live_critical_alert_from_ingest_to_false_positive
 
     page = sign_in("operator_a")
     page.goto(f"{asgi_server}/alerts/")
-    page.wait_for_function("document.body.dataset.live === 'connected'")
+    wait_for(page, "document.body.dataset.live === 'connected'")
     page.evaluate("window.sameDocument = true")  # survives only if the page never reloads
 
     post_overload(asgi_server, west[0].device_id)
@@ -103,7 +103,7 @@ def test_an_operator_triages_a_live_critical_alert_from_ingest_to_false_positive
     # operator_b (US-E) sees neither alert, in the queue or by address.
     other = sign_in("operator_b")
     other.goto(f"{asgi_server}/alerts/?status=open&status=acknowledged&status=false_positive")
-    other.wait_for_function("document.body.dataset.live === 'connected'")
+    wait_for(other, "document.body.dataset.live === 'connected'")
     assert other.locator("#alert-queue tr[data-alert-id]").count() == 0
     for url in (f"/alerts/{alert.pk}/", f"/alerts/{noisy.pk}/", f"/devices/{west[0].pk}/"):
         assert other.goto(f"{asgi_server}{url}").status == 404

@@ -4,7 +4,7 @@ operator is refused. Screenshots go to artifacts/."""
 
 import pytest
 
-from tests.browser.support import ARTIFACTS
+from tests.browser.support import ARTIFACTS, wait_for
 from tests.monitoring.ml_cast import seed_dashboards
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
@@ -16,7 +16,7 @@ def seeded(transactional_db, demo_users):  # noqa: F811
 
 
 def charts_drawn(page) -> int:
-    page.wait_for_function("document.querySelectorAll('.chart .main-svg').length >= 3")
+    wait_for(page, "document.querySelectorAll('.chart .main-svg').length >= 3")
     return page.locator(".chart .main-svg").count()
 
 

@@ -5,10 +5,10 @@ from datetime import timedelta
 import pytest
 from django.core.cache import cache
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from fleetmon.accounts.models import Profile
+from fleetmon.accounts.tokens import api_token_create
 from fleetmon.registry.models import Device
 from monitoring.models import FreshnessCheck, JobRun, SlaMeasurement
 from monitoring.monitors import monitor_raise
@@ -140,7 +140,9 @@ def test_the_api_is_open_to_the_ops_audiences_only(cast, scene, role, status, ur
 
 def test_the_api_takes_a_user_token(cast, scene):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=cast['manager'])}")
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Token {api_token_create(user=cast['manager'], name='test')[1]}"
+    )
 
     body = client.get(API).json()
 

@@ -4,9 +4,9 @@ trigger history; everyone else is refused the page, operators and managers the r
 from datetime import UTC, datetime
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from fleetmon.accounts.tokens import api_token_create
 from monitoring.models import RetrainingTrigger
 from tests.alerts.alert_cast import api_as, cast  # noqa: F401 - fixture
 
@@ -181,6 +181,8 @@ def test_the_api_answers_bad_input_per_field_and_a_retrain_in_progress_with_409(
 
 def test_the_api_takes_a_token(cast, history):  # noqa: F811
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=cast['manager'])}")
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Token {api_token_create(user=cast['manager'], name='test')[1]}"
+    )
     assert client.get(API).status_code == 200
     assert APIClient().get(API).status_code == 403

@@ -297,6 +297,21 @@ def test_missing_event_id_is_derived_deterministically():
             "extra",
             "unknown field",
         ),
+        (
+            {"device_id": "REF-\x00-1", "timestamp": "2026-11-26T12:00:00Z", "readings": {}},
+            "device_id",
+            "NUL",
+        ),
+        (
+            {"device_id": "REF-\ud800", "timestamp": "2026-11-26T12:00:00Z", "readings": {}},
+            "device_id",
+            "invalid Unicode",
+        ),
+        (
+            {"device_id": DEV, "timestamp": "2026-11-26T12:00:00", "readings": {}},
+            "timestamp",
+            "no UTC offset: the contract is ISO-8601 UTC",
+        ),
     ],
 )
 def test_row_errors_name_index_field_and_reason(bad, field, reason):
@@ -320,3 +335,9 @@ def test_flag_enum_matches_contract_values():
         "SENSOR_GAP",
         "DEVICE_UNKNOWN",
     }
+
+
+def test_an_unstorable_key_is_named_escaped_in_its_error():
+    bad = {"device_id": DEV, "timestamp": "2026-11-26T12:00:00Z", "readings": {"a\x00b": 1}}
+    _, errors = parse_messages([bad])
+    assert [(e.field, e.reason) for e in errors] == [("readings.a\\x00b", "unknown sensor")]

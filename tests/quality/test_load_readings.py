@@ -9,7 +9,12 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from fleetmon.readings.models import CleanSensorReading, RawSensorReading
+from fleetmon.readings.models import (
+    CleanSensorReading,
+    RawSensorReading,
+    StreamOutbox,
+    StreamProgress,
+)
 from quality.models import QuarantineSensorReading
 from tests.conftest import message
 
@@ -54,6 +59,34 @@ def test_csv_file_is_loaded_with_types_checked(tmp_path, devices, now, capsys):
     assert (row.temperature_evaporator, row.humidity, row.door_open_close) == (-20.1, 45.0, False)
 
 
+def test_csv_times_without_an_offset_are_refused_unless_declared_utc(
+    tmp_path, devices, now, capsys
+):
+    dev = devices[0].device_id
+    naive = now.replace(tzinfo=None)
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "device_id,timestamp,humidity\n"
+        f"{dev},{naive.isoformat()},45\n"
+        f"{dev},{(naive - timedelta(minutes=1)).isoformat(sep=' ')},46\n"
+        f"{dev},{(now - timedelta(minutes=2)).isoformat()},47\n"
+    )
+    with pytest.raises(SystemExit):
+        call_command("load_readings", str(path))
+    _, err = capsys.readouterr()
+    assert f"{path}:2 timestamp: no UTC offset: the contract is ISO-8601 UTC" in err
+    assert "2 rows have a timestamp without a UTC offset" in err
+    assert "--assume-utc" in err
+    assert CleanSensorReading.objects.count() == 1
+
+    call_command("load_readings", "--assume-utc", str(path))
+    assert "accepted=2 flagged=0 quarantined=0 dead_lettered=0 duplicates=1" in (
+        capsys.readouterr().out
+    )
+    stamps = set(CleanSensorReading.objects.values_list("timestamp_utc", flat=True))
+    assert stamps == {now, now - timedelta(minutes=1), now - timedelta(minutes=2)}
+
+
 def test_loading_the_same_file_twice_adds_nothing(tmp_path, devices, now, capsys):
     path = tmp_path / "a.ndjson"
     path.write_bytes(orjson.dumps(message(devices[0].device_id, now)) + b"\n")
@@ -95,16 +128,8 @@ def history_file(tmp_path, device_id, now, *, days=(30, 10, 2), extra=()):
     return path
 
 
-@pytest.fixture
-def published(monkeypatch):
-    """What ingest hands to the readings stream after commit."""
-    sent = []
-    monkeypatch.setattr("quality.ingest.publish", sent.extend)
-    return sent
-
-
 def test_backfill_keeps_old_timestamps_and_stays_off_the_stream(
-    tmp_path, devices, now, capsys, published, django_capture_on_commit_callbacks
+    tmp_path, devices, now, capsys, django_capture_on_commit_callbacks
 ):
     path = history_file(tmp_path, devices[0].device_id, now)
 
@@ -115,7 +140,10 @@ def test_backfill_keeps_old_timestamps_and_stays_off_the_stream(
     assert [r.timestamp_utc for r in rows] == [now - timedelta(days=d) for d in (30, 10, 2)]
     assert [r.quality_flags for r in rows] == [[], [], []]
     assert "accepted=3 flagged=0" in capsys.readouterr().out
-    assert published == []
+    assert not StreamOutbox.objects.exists()
+    # History is not news: the rules count it as evaluated and never alert on it.
+    progress = StreamProgress.objects.get(device_id=devices[0].device_id)
+    assert progress.evaluated_through == now - timedelta(days=2)
 
 
 def test_a_replayed_backfill_stores_nothing_new(tmp_path, devices, now, capsys):
@@ -185,3 +213,45 @@ def test_a_missing_file_fails_before_anything_is_loaded(tmp_path, devices, now):
     with pytest.raises(CommandError, match="nope.ndjson: no such file"):
         call_command("load_readings", "--backfill", str(path), str(tmp_path / "nope.ndjson"))
     assert CleanSensorReading.objects.count() == 0
+
+
+def test_unstorable_text_in_a_file_is_that_rows_error_and_the_rest_is_stored(
+    tmp_path, devices, now, capsys
+):
+    """A NUL (escaped in NDJSON, raw in CSV) or bytes that are not UTF-8 lose one row only."""
+    dev = devices[0].device_id
+    ndjson = tmp_path / "a.ndjson"
+    ndjson.write_bytes(
+        b"\n".join(
+            [
+                orjson.dumps(message(dev, now)),
+                orjson.dumps(message(f"{dev}\x00", now)),  # "\u0000" in the JSON
+                orjson.dumps(message(dev, now)).replace(dev.encode(), b"REF-\xe9"),  # Latin-1
+                orjson.dumps(message(dev, now - timedelta(minutes=1))),
+            ]
+        )
+        + b"\n"
+    )
+    csv_path = tmp_path / "b.csv"
+    csv_path.write_bytes(
+        b"device_id,timestamp,humidity\n"
+        + f"{dev},{(now - timedelta(minutes=2)).isoformat()},45\n".encode()
+        + f"REF-\x00-1,{now.isoformat()},45\n".encode()
+        + f"{dev},{(now - timedelta(minutes=3)).isoformat()},4\xe95\n".encode("latin-1")
+        + f"REF-\xe9,{now.isoformat()},45\n".encode("latin-1")
+        + f"{dev},{(now - timedelta(minutes=4)).isoformat()},46\n".encode()
+    )
+
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("load_readings", str(ndjson), str(csv_path))
+
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 1
+    assert "accepted=4 " in out and " rejected=5" in out
+    assert f"{ndjson}:2 device_id: contains a NUL character" in err
+    assert f"{ndjson}:3 row: expected an object" in err
+    assert f"{csv_path}:3 device_id: contains a NUL character" in err
+    assert f"{csv_path}:4 readings.humidity: expected a number or null" in err
+    assert f"{csv_path}:5 device_id: contains a NUL character or invalid Unicode" in err
+    assert "5 rows rejected; valid rows were stored" in err
+    assert CleanSensorReading.objects.count() == 4

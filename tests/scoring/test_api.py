@@ -10,6 +10,7 @@ from django.utils import timezone
 from fleetmon.accounts.models import Profile, Role
 from scoring.models import ModelScore, ModelVersion, ModelVersionEvent, ScoringRun
 from scoring.services.features import window_floor
+from tests.conftest import register_devices
 from tests.scoring.conftest import END, build_history
 
 pytestmark = [pytest.mark.django_db]
@@ -464,6 +465,27 @@ def test_scores_of_an_unknown_device_are_a_404(user_client):
     assert user_client.get("/api/v1/devices/REF-NOPE/scores/").status_code == 404
 
 
+def test_an_operator_sees_no_scores_of_another_region_nor_that_the_device_exists(
+    user_client, admin_client, devices
+):
+    """Issue 12: an out-of-scope device answers exactly as an unknown one does."""
+    (elsewhere,) = register_devices(1, region="EU-N", site_no=7)
+    score(elsewhere.device_id, END - timedelta(hours=1))
+    score(devices[0].device_id, END - timedelta(hours=1))
+    window = {"since": (END - timedelta(hours=2)).isoformat(), "until": END.isoformat()}
+
+    foreign = user_client.get(f"/api/v1/devices/{elsewhere.device_id}/scores/", window)
+    unknown = user_client.get("/api/v1/devices/REF-NOPE-00000/scores/", window)
+    own = user_client.get(f"/api/v1/devices/{devices[0].device_id}/scores/", window)
+    fleet_wide = admin_client.get(f"/api/v1/devices/{elsewhere.device_id}/scores/", window)
+
+    assert foreign.status_code == unknown.status_code == 404
+    assert foreign.json() == unknown.json()
+    assert foreign["Content-Type"] == unknown["Content-Type"]
+    assert [s["device_id"] for s in own.json()] == [devices[0].device_id]
+    assert [s["device_id"] for s in fleet_wide.json()] == [elsewhere.device_id]
+
+
 # ---------------------------------------------------------------- schema
 
 
@@ -474,14 +496,17 @@ def test_every_endpoint_is_in_the_openapi_schema_with_its_codes(admin_client):
         ("/api/v1/models/{model_id}/", "get"): ("models_retrieve", {"200", "403", "404"}),
         ("/api/v1/models/{model_id}/promote/", "post"): (
             "models_promote",
-            {"200", "400", "403", "404"},
+            {"200", "400", "403", "404", "413", "415"},
         ),
-        ("/api/v1/models/rollback/", "post"): ("models_rollback", {"200", "400", "403"}),
-        ("/api/v1/models/train/", "post"): ("models_train", {"202", "400", "403"}),
+        ("/api/v1/models/rollback/", "post"): (
+            "models_rollback",
+            {"200", "400", "403", "413", "415"},
+        ),
+        ("/api/v1/models/train/", "post"): ("models_train", {"202", "400", "403", "413", "415"}),
         ("/api/v1/scoring-runs/", "get"): ("scoring_runs_list", {"200", "403"}),
         ("/api/v1/scoring-runs/", "post"): (
             "scoring_runs_create",
-            {"201", "400", "403", "409"},
+            {"201", "400", "403", "409", "413", "415"},
         ),
         ("/api/v1/scoring-runs/{run_id}/", "get"): (
             "scoring_runs_retrieve",

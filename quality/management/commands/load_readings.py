@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from quality.checks.readings import TIMESTAMP_NAIVE
 from quality.ingest import IngestResult, ingest_messages
 from quality.loaders import FileFormatError, batches, read_messages
 
@@ -21,6 +22,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("files", nargs="+", type=Path)
+        parser.add_argument(
+            "--assume-utc",
+            action="store_true",
+            help=(
+                "read timestamps without a UTC offset as UTC (CSV exports often carry none); "
+                "without it such rows are rejected, as on the API"
+            ),
+        )
         parser.add_argument("--format", choices=["ndjson", "csv"], help="default: by extension")
         parser.add_argument("--batch-size", type=int, default=settings.FLEETMON_INGEST_MAX_BATCH)
         parser.add_argument(
@@ -33,7 +42,7 @@ class Command(BaseCommand):
             ),
         )
 
-    def handle(self, *args, files, format, batch_size, backfill, **options):
+    def handle(self, *args, files, format, batch_size, backfill, assume_utc, **options):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1")
         # Every file is checked before any is loaded, so a typo in the last name does not
@@ -42,14 +51,15 @@ class Command(BaseCommand):
             if not path.is_file():
                 raise CommandError(f"{path}: no such file")
         total = IngestResult()
-        shown = 0
+        shown = naive = 0
         # One load time for the whole command: a backfill's future limit does not move
         # while a large file loads.
         loaded_at = timezone.now()
         for path in files:
             fmt = format or ("csv" if path.suffix.lower() == ".csv" else "ndjson")
             try:
-                for chunk in batches(read_messages(path, fmt), batch_size):
+                messages = read_messages(path, fmt, assume_utc=assume_utc)
+                for chunk in batches(messages, batch_size):
                     lines = [number for number, _ in chunk]
                     result = ingest_messages(
                         messages=[m for _, m in chunk],
@@ -57,6 +67,7 @@ class Command(BaseCommand):
                         backfill=backfill,
                     )
                     for error in result.errors:
+                        naive += error.reason == TIMESTAMP_NAIVE
                         if shown < MAX_ERRORS_SHOWN:
                             where = f"{path}:{lines[error.index]}"
                             self.stderr.write(f"{where} {error.field or 'row'}: {error.reason}")
@@ -64,14 +75,17 @@ class Command(BaseCommand):
                     total.add(result)
             except FileFormatError as exc:
                 raise CommandError(str(exc)) from exc
-            except UnicodeDecodeError as exc:
-                raise CommandError(f"{path}: not UTF-8 text ({exc.reason})") from exc
             except OSError as exc:
                 raise CommandError(f"{path}: cannot be read ({exc.strerror})") from exc
         counts = {k: v for k, v in total.as_dict().items() if k != "errors"}
         self.stdout.write(" ".join(f"{k}={v}" for k, v in counts.items()))
         if shown > MAX_ERRORS_SHOWN:
             self.stderr.write(f"({shown - MAX_ERRORS_SHOWN} more row errors not shown)")
+        if naive:
+            self.stderr.write(
+                f"{naive} rows have a timestamp without a UTC offset; if the files' times "
+                "are UTC, load them again with --assume-utc (what is stored stays once)"
+            )
         if total.rejected:
             self.stderr.write(f"{total.rejected} rows rejected; valid rows were stored")
             sys.exit(1)
