@@ -157,11 +157,13 @@ def asgi_server(transactional_db, tmp_path):
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 30
+        # Generous: on a loaded machine (xdist workers beside the plain-PostgreSQL run) the
+        # first schema, which warms the server, can take many seconds.
+        deadline = time.monotonic() + 90
         while server.poll() is None and time.monotonic() < deadline:
             if f"running on {base}" in log_path.read_text():
                 try:
-                    httpx.get(f"{base}/api/schema/", timeout=1)
+                    httpx.get(f"{base}/api/schema/", timeout=20)
                     break
                 except httpx.TransportError:
                     pass

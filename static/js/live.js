@@ -6,12 +6,14 @@
 // document (detail = the payload of alerts/events.py). After each (re)connect the page asks
 // GET <eventsUrl>?since=<last id> for what it missed while disconnected (and between the
 // render and the first connect); events are de-duplicated by id, so the socket and the
-// catch-up can overlap. document.body.dataset.live is "connected" or "disconnected".
+// catch-up can overlap. document.body.dataset.live is "connected", "disconnected" or, once the
+// session has ended (logout, expiry), "signed-out": then the page stops reconnecting.
 (function () {
   "use strict";
 
   const CATCH_UP_PAGE = 500; // alerts/events.py CATCH_UP_LIMIT
   const MAX_RETRY_MS = 30000;
+  const SESSION_ENDED = 4401; // alerts/consumers.py
 
   function start(options) {
     const eventsUrl = options.eventsUrl || "/api/v1/alert-events/";
@@ -43,6 +45,7 @@
             credentials: "same-origin",
             headers: { Accept: "application/json" },
           });
+          if (response.status === 401 || response.status === 403) return signedOut();
           if (!response.ok) return;
           batch = await response.json();
         } catch (error) {
@@ -52,6 +55,27 @@
         if (batch.length < CATCH_UP_PAGE) return;
         since = batch[batch.length - 1].event_id;
       }
+    }
+
+    function signedOut() {
+      stopped = true;
+      setState("signed-out");
+      if (socket) socket.close();
+    }
+
+    async function reconnect() {
+      // A refused handshake reaches the browser as a bare 1006, like a network error; the
+      // events API says whether the session is still there before another attempt.
+      try {
+        const response = await fetch(`${eventsUrl}?since=${lastId}`, {
+          credentials: "same-origin",
+          headers: { Accept: "application/json" },
+        });
+        if (response.status === 401 || response.status === 403) return signedOut();
+      } catch (error) {
+        // the server is away: try the socket anyway, it backs off
+      }
+      if (!stopped) connect();
     }
 
     function connect() {
@@ -73,11 +97,12 @@
         }
         deliver(payload);
       });
-      socket.addEventListener("close", () => {
-        setState("disconnected");
+      socket.addEventListener("close", (event) => {
+        if (event.code === SESSION_ENDED) return signedOut();
+        if (document.body.dataset.live !== "signed-out") setState("disconnected");
         if (stopped) return;
         // Back off, with jitter so a restarted server is not hit by every page at once.
-        setTimeout(connect, retryMs + Math.random() * 500);
+        setTimeout(reconnect, retryMs + Math.random() * 500);
         retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
       });
     }

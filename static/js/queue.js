@@ -494,7 +494,8 @@
 
   const liveStatus = document.getElementById("live-status");
   document.addEventListener("fleetmon:live-state", (event) => {
-    liveStatus.textContent = event.detail === "connected" ? "Live" : "Reconnecting…";
+    const labels = { connected: "Live", "signed-out": "Signed out: sign in again for live alerts" };
+    liveStatus.textContent = labels[event.detail] || "Reconnecting…";
     liveStatus.classList.toggle("is-live", event.detail === "connected");
   });
   window.FleetmonLive.start({ since: cfg.lastEventId, eventsUrl: cfg.eventsUrl });

@@ -204,3 +204,26 @@ def test_load_more_storms_and_saved_views(sign_in, asgi_server):  # noqa: F811
         page, "document.getElementById('saved-view-message').textContent.startsWith('Deleted')"
     )
     assert not SavedView.objects.exists()
+
+
+def test_a_page_whose_session_ended_stops_reconnecting(sign_in, asgi_server):  # noqa: F811
+    page = sign_in("operator_a")
+    # Count the sockets this page opens (Playwright's websocket events also report the
+    # other tab's).
+    page.add_init_script(
+        "window.socketsOpened = 0; window.WebSocket = class extends window.WebSocket {"
+        " constructor(...args) { super(...args); window.socketsOpened += 1; } };"
+    )
+    page.goto(f"{asgi_server}/alerts/")
+    wait_for(page, "document.body.dataset.live === 'connected'")
+
+    # Signing out in another tab of the same browser ends the session the socket belongs to.
+    other = page.context.new_page()
+    other.goto(f"{asgi_server}/alerts/")
+    other.click("text=Sign out")
+    other.wait_for_url("**/accounts/login/**")
+
+    wait_for(page, "document.body.dataset.live === 'signed-out'")
+    assert page.locator("#live-status").inner_text().startswith("Signed out")
+    page.wait_for_timeout(4000)  # longer than the first two reconnect back-offs
+    assert page.evaluate("window.socketsOpened") == 1

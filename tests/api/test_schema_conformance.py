@@ -113,6 +113,7 @@ def statuses_by_operation(schema: dict, har: Path) -> dict[str, Counter]:
     return seen
 
 
+@pytest.mark.heavy
 def test_every_operation_answers_as_the_schema_says(asgi_server, tmp_path):
     from fleetmon.celery import app
 

@@ -93,6 +93,7 @@ def build_fleet_with_heat_wave() -> None:
             features_compute(minutes=minutes, start=start, end=end)
 
 
+@pytest.mark.heavy
 def test_a_fleet_wide_heat_wave_is_answered_without_a_person(
     loop_settings, eager_celery, ml_engineer
 ):

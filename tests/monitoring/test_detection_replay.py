@@ -38,6 +38,7 @@ SMALL = ReplayConfig(
 )
 
 
+@pytest.mark.heavy
 def test_evaluate_detection_replays_a_small_fleet_and_meets_the_targets(capsys):
     evaluation = evaluation_run(config=SMALL, requested_by="test")
 

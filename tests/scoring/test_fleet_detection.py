@@ -68,6 +68,7 @@ def worst_alert(device_id: str) -> str | None:
     return max(severities, key=SEVERITY_RANK.get, default=None)
 
 
+@pytest.mark.heavy
 def test_every_injected_gradual_fault_raises_an_alert_of_its_severity(
     scoring_settings, eager_celery
 ):
@@ -85,6 +86,7 @@ def test_every_injected_gradual_fault_raises_an_alert_of_its_severity(
     assert SEVERITY_RANK[worst_alert(ids[1]) or "LOW"] >= SEVERITY_RANK["MEDIUM"]
 
 
+@pytest.mark.heavy
 def test_a_fault_free_fleet_alerts_on_at_most_five_percent_of_devices_a_day(
     scoring_settings, eager_celery
 ):

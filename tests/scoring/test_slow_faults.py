@@ -45,6 +45,7 @@ def eager_celery():
     app.conf.task_always_eager = False
 
 
+@pytest.mark.heavy
 def test_slow_faults_are_alerted_hours_before_their_failure_point(scoring_settings, eager_celery):
     prepared = simulation_prepare(
         devices=DEVICES, seed=SEED, start=START, end=END, fault_fraction=0
