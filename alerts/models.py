@@ -87,6 +87,9 @@ class DeviceAlert(models.Model):
     # Firings of the same fault merged into this alert while it is active (issue 11 item 5):
     # each repeat is a suppressed row (D6) and an event here, never a second visible alert.
     occurrences = models.PositiveIntegerField(default=1)
+    # Shelved (ISA-18.2, alerts.shelving): out of the active queue and silent until then;
+    # who shelved it and why are its "shelved" event.
+    shelved_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "device_alerts"
@@ -409,13 +412,16 @@ class Notification(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
+    # 0 for the alert's first round; a shelved alert that comes back is notified again, in a
+    # round named by the id of its "unshelved" event (alerts.shelving).
+    round = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            # Re-running the routing for an alert never notifies anyone twice.
+            # Re-running the routing for an alert never notifies anyone twice in one round.
             models.UniqueConstraint(
-                fields=["alert", "channel", "recipient"], name="notification_unique"
+                fields=["alert", "channel", "recipient", "round"], name="notification_unique"
             )
         ]
 

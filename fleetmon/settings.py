@@ -169,6 +169,8 @@ CELERY_BEAT_SCHEDULE = {
     "auto-escalate-alerts": {"task": "alerts.tasks.auto_escalate_task", "schedule": 60.0},
     # Silence is no reading: a whole site gone quiet is found by looking, every minute.
     "site-offline-check": {"task": "alerts.tasks.site_offline_check_task", "schedule": 60.0},
+    # Shelved alerts come back when their time is up.
+    "shelve-expiry": {"task": "alerts.tasks.shelve_expiry_task", "schedule": 60.0},
     # Infrastructure monitors (jobs, heartbeats, queues), dataset freshness, system SLAs.
     "infra-monitors": {"task": "monitoring.tasks.infra_monitor_task", "schedule": 60.0},
     "freshness": {"task": "monitoring.tasks.freshness_task", "schedule": 60.0},
@@ -354,6 +356,16 @@ FLEETMON_SHADOW_DAYS = envint("FLEETMON_SHADOW_DAYS", "7")
 FLEETMON_POST_DEFROST_MINUTES = envint("FLEETMON_POST_DEFROST_MINUTES", "30")
 # Alarm delay: consecutive flagged windows before one model's non-critical flag alerts (1: none).
 FLEETMON_ALERT_CONFIRM_WINDOWS = envint("FLEETMON_ALERT_CONFIRM_WINDOWS", "2")
+# Shelving (alerts/shelving.py): "until the end of the shift" is the next of these local
+# times in the site's time zone, which is its region's (a site has no zone of its own).
+FLEETMON_SHIFT_BOUNDARIES = os.getenv("FLEETMON_SHIFT_BOUNDARIES", "06:00,14:00,22:00")
+FLEETMON_REGION_TIMEZONES = {
+    "US-W": "America/Los_Angeles",
+    "US-C": "America/Chicago",
+    "US-E": "America/New_York",
+    "US-S": "America/Chicago",
+    **json.loads(os.getenv("FLEETMON_REGION_TIMEZONES", "{}")),
+}
 # Readings stream for the streaming rules (Redis Streams).
 FLEETMON_STREAM_PARTITIONS = envint("FLEETMON_STREAM_PARTITIONS", "4")
 FLEETMON_STREAM_MAXLEN = envint("FLEETMON_STREAM_MAXLEN", "100000")

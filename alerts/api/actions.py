@@ -13,7 +13,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from alerts import workflow
+from alerts import shelving, workflow
 from alerts.api.alert_detail import AlertDetailSerializer, detail_response, scoped_alert
 from alerts.models import MaintenanceEvent
 from fleetmon.accounts.permissions import CanTriageOrReadOnly
@@ -54,6 +54,21 @@ class EscalateInput(serializers.Serializer):
     reason = serializers.CharField(max_length=NOTE_MAX)
 
 
+class ShelveInput(serializers.Serializer):
+    duration = serializers.ChoiceField(
+        choices=shelving.DURATIONS,
+        help_text="1h, 4h, end_of_shift (the site's next shift boundary) or until (give `until`)",
+    )
+    until = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="with duration=until: at most 24 h ahead"
+    )
+    reason = serializers.CharField(max_length=NOTE_MAX, help_text="why it is set aside")
+
+
+class UnshelveInput(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, max_length=NOTE_MAX)
+
+
 class ConflictSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
@@ -75,6 +90,8 @@ class AlertActionView(APIView):
             self.perform(alert, given.validated_data, request.user.username)
         except workflow.IllegalTransition as refused:
             return Response({"detail": str(refused)}, status=status.HTTP_409_CONFLICT)
+        except shelving.InvalidShelve as invalid:
+            raise ValidationError({invalid.field: [str(invalid)]}) from invalid
         return Response(detail_response(alert_id, request.profile))
 
 
@@ -189,3 +206,35 @@ class EscalateView(AlertActionView):
             to=data["to"],
             reason=data["reason"],
         )
+
+
+class ShelveView(AlertActionView):
+    input_serializer = ShelveInput
+
+    @action_schema(
+        "alert_shelve",
+        ShelveInput,
+        "shelve an active alert: out of the queue and silent until it expires (max 24 h)",
+    )
+    def post(self, request, alert_id):
+        return super().post(request, alert_id)
+
+    def perform(self, alert, data, actor):
+        shelving.alert_shelve(
+            alert_id=alert.pk,
+            actor=actor,
+            duration=data["duration"],
+            until=data.get("until"),
+            reason=data["reason"],
+        )
+
+
+class UnshelveView(AlertActionView):
+    input_serializer = UnshelveInput
+
+    @action_schema("alert_unshelve", UnshelveInput, "bring a shelved alert back to the queue")
+    def post(self, request, alert_id):
+        return super().post(request, alert_id)
+
+    def perform(self, alert, data, actor):
+        shelving.alert_unshelve(alert_id=alert.pk, actor=actor, note=data.get("note", ""))

@@ -81,6 +81,8 @@ RULES: dict[str, Rule] = {
     "api-alert-false-positive": api(write=TRIAGE),
     "api-alert-resolve": api(write=TRIAGE),
     "api-alert-escalate": api(write=TRIAGE),
+    "api-alert-shelve": api(write=TRIAGE),
+    "api-alert-unshelve": api(write=TRIAGE),
     "storms": Rule("signed_in"),
     "alert-events": Rule("signed_in"),
     # ------------------------------------------------------------ API: registry, thresholds
