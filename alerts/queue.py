@@ -228,7 +228,7 @@ def queue_page(
     storms = _storm_rows(base, after) if filters.collapses_storms else []
     singles = base.filter(storm__isnull=True) if filters.collapses_storms else base
     alerts = [
-        ({"kind": "alert", **row}, _alert_position(row))
+        ({"kind": "alert", **_in_service_now(row, now)}, _alert_position(row))
         for row in _seek(singles, filters, after, limit + 1)
     ]
     merged = sorted(alerts + storms, key=lambda item: item[1].sort_key())[: limit + 1]
@@ -254,7 +254,12 @@ def _seek(alerts: QuerySet, filters: QueueFilters, after: Position | None, count
             branches.append(
                 alerts.filter(since, severity=severity, status=status)
                 .order_by("sla_deadline", "alert_id")
-                .values(*ALERT_FIELDS, site_name=F("site__site_name"), rank=Value(rank))[:count]
+                .values(
+                    *ALERT_FIELDS,
+                    site_name=F("site__site_name"),
+                    device_out_of_service_until=F("device__out_of_service_until"),
+                    rank=Value(rank),
+                )[:count]
             )
     if not branches:
         return []
@@ -262,6 +267,14 @@ def _seek(alerts: QuerySet, filters: QueueFilters, after: Position | None, count
         return list(branches[0])
     union = branches[0].union(*branches[1:], all=True)
     return list(union.order_by("-rank", "sla_deadline", "alert_id")[:count])
+
+
+def _in_service_now(row: dict, now: datetime) -> dict:
+    """A lapsed out-of-service period (not yet closed by its sweep) reads as none."""
+    until = row.get("device_out_of_service_until")
+    if until is not None and until <= now:
+        row["device_out_of_service_until"] = None
+    return row
 
 
 def _after_in_rank(after: Position) -> Q:

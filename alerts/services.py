@@ -220,6 +220,8 @@ def _raise(candidates: list[Candidate], window_end: datetime, now: datetime) -> 
         .values_list("dedup_key", flat=True)
     )
     devices = Device.objects.in_bulk([c.device_id for c in candidates])
+    # Out of service (fleetmon.registry.out_of_service): such a device raises nothing.
+    candidates = [c for c in candidates if not devices[c.device_id].is_out_of_service(now)]
     created = suppressed = 0
     with transaction.atomic():
         active = _active_by_key(keys, window_end)

@@ -353,8 +353,8 @@ def alerts_from_firings(firings: list[Firing], *, now: datetime | None = None) -
     created = 0
     for firing in firings:
         device = devices.get(firing.device_id)
-        if device is None:
-            continue
+        if device is None or device.is_out_of_service(now):
+            continue  # unknown, or out of service: it raises nothing
         try:
             with transaction.atomic():
                 created += _store(firing, device, now)

@@ -169,8 +169,12 @@ CELERY_BEAT_SCHEDULE = {
     "auto-escalate-alerts": {"task": "alerts.tasks.auto_escalate_task", "schedule": 60.0},
     # Silence is no reading: a whole site gone quiet is found by looking, every minute.
     "site-offline-check": {"task": "alerts.tasks.site_offline_check_task", "schedule": 60.0},
-    # Shelved alerts come back when their time is up.
+    # Shelved alerts come back, and devices return to service, when their time is up.
     "shelve-expiry": {"task": "alerts.tasks.shelve_expiry_task", "schedule": 60.0},
+    "out-of-service-expiry": {
+        "task": "fleetmon.registry.tasks.out_of_service_expiry_task",
+        "schedule": 60.0,
+    },
     # Infrastructure monitors (jobs, heartbeats, queues), dataset freshness, system SLAs.
     "infra-monitors": {"task": "monitoring.tasks.infra_monitor_task", "schedule": 60.0},
     "freshness": {"task": "monitoring.tasks.freshness_task", "schedule": 60.0},

@@ -170,6 +170,9 @@ class AlertRowSerializer(serializers.Serializer):
     escalation_level = serializers.CharField()
     storm_id = serializers.IntegerField(allow_null=True)
     shelved_until = serializers.DateTimeField(allow_null=True, help_text="set while shelved")
+    device_out_of_service_until = serializers.DateTimeField(
+        allow_null=True, required=False, help_text="set while the device is out of service"
+    )
 
 
 class StormRowSerializer(serializers.Serializer):

@@ -107,6 +107,8 @@
     sla.dataset.slaBreached = String(Boolean(row.sla_breached));
     field(tr, "age").dataset.createdAt = row.alert_created_at;
     setShelved(tr, row.shelved_until);
+    const outOfService = field(tr, "out-of-service");
+    if (outOfService) outOfService.hidden = !row.device_out_of_service_until;
     tick(tr);
     return tr;
   }

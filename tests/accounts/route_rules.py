@@ -88,6 +88,8 @@ RULES: dict[str, Rule] = {
     # ------------------------------------------------------------ API: registry, thresholds
     "api-device": api(),
     "api-device-score-chart": api(),
+    "api-device-out-of-service": api(write=TRIAGE),
+    "api-device-return-to-service": api(write=TRIAGE),
     "device-scores": api(),
     "device-history": api(),
     "api-device-thresholds": api(),

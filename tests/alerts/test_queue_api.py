@@ -94,6 +94,7 @@ def test_list_rows_carry_the_queue_fields(fleet, alice):
         "escalation_level": "L1",
         "storm_id": None,
         "shelved_until": None,
+        "device_out_of_service_until": None,
     }
 
 
