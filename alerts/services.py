@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from alerts.maintenance_windows import record_suppression, suppress_in_window
 from alerts.models import (
     ACTIVE_STATUSES,
     SEVERITY_RANK,
@@ -231,6 +232,7 @@ def _raise(candidates: list[Candidate], window_end: datetime, now: datetime) -> 
             device = devices[candidate.device_id]
             alert = _new_alert(candidate, device, window_end, now)
             current = active.get(candidate.dedup_key)
+            window = suppress_in_window(alert, device, window_end) if current is None else None
             if current is not None:
                 alert.suppressed, alert.suppressed_by = True, current
                 _sustain_or_escalate(current, candidate, window_end, now)
@@ -245,6 +247,8 @@ def _raise(candidates: list[Candidate], window_end: datetime, now: datetime) -> 
                     at=now,
                     details={"severity": alert.severity, "scores": candidate.scores},
                 )
+                if window is not None:
+                    record_suppression(alert, window, now)
                 created += 1
     return created, suppressed
 

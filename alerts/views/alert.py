@@ -24,6 +24,9 @@ EVENT_LABELS = {
     "resolved": "Resolved",
     "escalated": "Escalated",
     "sla_breached": "SLA breached",
+    "shelved": "Shelved",
+    "unshelved": "Back from the shelf",
+    "suppressed_by_window": "Suppressed by a maintenance window",
 }
 CHART_BEFORE = timedelta(hours=12)
 CHART_AFTER = timedelta(hours=6)

@@ -56,6 +56,7 @@ RULES: dict[str, Rule] = {
     "home": Rule("signed_in"),
     # ------------------------------------------------------------ console pages
     "alert-queue": page(),
+    "maintenance-windows": page(),
     "alert": page(),
     "device": page(),
     "sites": page(),
@@ -83,6 +84,9 @@ RULES: dict[str, Rule] = {
     "api-alert-escalate": api(write=TRIAGE),
     "api-alert-shelve": api(write=TRIAGE),
     "api-alert-unshelve": api(write=TRIAGE),
+    "api-maintenance-windows": api(write=TRIAGE),
+    # A cohort window in the world: every role sees it (cohorts span regions).
+    "api-maintenance-window-cancel": api(write=TRIAGE, obj="maintenance_window"),
     "storms": Rule("signed_in"),
     "alert-events": Rule("signed_in"),
     # ------------------------------------------------------------ API: registry, thresholds
