@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from alerts import workflow
 from alerts.models import AlertEvent, DeviceAlert, MaintenanceEvent, MaintenanceWindow
 from alerts.shelving import site_timezone
 
@@ -215,3 +216,29 @@ def windows_visible(profile, now: datetime, *, every: bool = False):
             | Q(scope=Scope.COHORT)
         )
     return query.order_by("starts_at", "pk")
+
+
+def schedule_maintenance_quietly(*, quiet_hours: int | None, **visit) -> workflow.Outcome:
+    """ "Schedule maintenance" (alerts.workflow), and with `quiet_hours` a one-off window on
+    the device from the visit's time for that long, linked to it: both or neither."""
+    with transaction.atomic():
+        outcome = workflow.schedule_maintenance(**visit)
+        if quiet_hours:
+            maintenance = outcome.maintenance
+            try:
+                maintenance_window_create(
+                    actor=visit["actor"],
+                    scope=Scope.DEVICE,
+                    target=maintenance.device_id,
+                    kind=Kind.ONE_OFF,
+                    reason=f"maintenance visit: {maintenance.work_description}",
+                    starts_at=maintenance.scheduled_date,
+                    ends_at=maintenance.scheduled_date + timedelta(hours=quiet_hours),
+                    maintenance_event_id=maintenance.pk,
+                    now=visit.get("now"),
+                )
+            except InvalidWindow as invalid:
+                raise InvalidWindow(
+                    "quiet_hours", f"the window would be wrong: {invalid}"
+                ) from invalid
+    return outcome

@@ -13,7 +13,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from alerts import shelving, workflow
+from alerts import maintenance_windows, shelving, workflow
 from alerts.api.alert_detail import AlertDetailSerializer, detail_response, scoped_alert
 from alerts.models import MaintenanceEvent
 from fleetmon.accounts.permissions import CanTriageOrReadOnly
@@ -33,6 +33,13 @@ class ScheduleMaintenanceInput(serializers.Serializer):
     )
     technician_id = serializers.CharField(required=False, allow_blank=True, max_length=150)
     note = serializers.CharField(required=False, allow_blank=True, max_length=NOTE_MAX)
+    quiet_hours = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=24,
+        help_text="also a maintenance window on the device from the scheduled time, this long",
+    )
 
 
 class FalsePositiveInput(serializers.Serializer):
@@ -135,15 +142,19 @@ class ScheduleMaintenanceView(AlertActionView):
         return super().post(request, alert_id)
 
     def perform(self, alert, data, actor):
-        workflow.schedule_maintenance(
-            alert_id=alert.pk,
-            actor=actor,
-            event_type=data["event_type"],
-            scheduled_date=data["scheduled_date"],
-            priority=data["priority"],
-            technician_id=data.get("technician_id", ""),
-            note=data.get("note", ""),
-        )
+        try:
+            maintenance_windows.schedule_maintenance_quietly(
+                quiet_hours=data.get("quiet_hours"),
+                alert_id=alert.pk,
+                actor=actor,
+                event_type=data["event_type"],
+                scheduled_date=data["scheduled_date"],
+                priority=data["priority"],
+                technician_id=data.get("technician_id", ""),
+                note=data.get("note", ""),
+            )
+        except maintenance_windows.InvalidWindow as invalid:
+            raise ValidationError({invalid.field: [str(invalid)]}) from invalid
 
 
 class FalsePositiveView(AlertActionView):

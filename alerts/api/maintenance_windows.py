@@ -195,6 +195,8 @@ class MaintenanceWindowCancelView(APIView):
     def post(self, request, pk: int):
         now = timezone.now()
         window = get_object_or_404(windows.windows_visible(request.profile, now, every=True), pk=pk)
+        if window.scope == MaintenanceWindow.Scope.COHORT and not request.profile.fleet_wide:
+            raise PermissionDenied("a cohort spans regions: only a fleet-wide role may change it")
         try:
             window = windows.maintenance_window_cancel(
                 window_id=window.pk, actor=request.user.get_username(), now=now

@@ -31,5 +31,10 @@ def maintenance_windows_page(request):
             "can_triage": request.profile.can_triage,
             "scopes": MaintenanceWindow.Scope.choices,
             "weekdays": list(enumerate(WEEKDAYS)),
+            # Linked from a device or site page: the form starts on that target.
+            "preset": {
+                "scope": request.GET.get("scope", ""),
+                "target": request.GET.get("target", "")[:64],
+            },
         },
     )

@@ -85,8 +85,9 @@ RULES: dict[str, Rule] = {
     "api-alert-shelve": api(write=TRIAGE),
     "api-alert-unshelve": api(write=TRIAGE),
     "api-maintenance-windows": api(write=TRIAGE),
-    # A cohort window in the world: every role sees it (cohorts span regions).
-    "api-maintenance-window-cancel": api(write=TRIAGE, obj="maintenance_window"),
+    # The world's window is a cohort window: everyone sees it, but a cohort spans regions,
+    # so only a fleet-wide role that triages (the admin) may cancel it.
+    "api-maintenance-window-cancel": api(write={"admin"}, obj="maintenance_window"),
     "storms": Rule("signed_in"),
     "alert-events": Rule("signed_in"),
     # ------------------------------------------------------------ API: registry, thresholds

@@ -209,3 +209,61 @@ def test_bad_input_is_refused_per_field(cast, west, change, field):  # noqa: F81
     assert response.status_code == 400
     assert field in response.json(), response.json()
     assert not MaintenanceWindow.objects.exists()
+
+
+# ---------------------------------------------------------------- from "schedule maintenance"
+
+
+def test_scheduling_maintenance_can_quiet_the_device_for_the_visit(cast, west):  # noqa: F811
+    from tests.alerts.alert_cast import make_alert
+
+    alert = make_alert(west[0])
+    visit = timezone.now() + timedelta(hours=1)
+    body = {"event_type": "corrective", "scheduled_date": visit.isoformat(), "quiet_hours": 3}
+    response = api_as(cast["operator_a"]).post(
+        f"/api/v1/alerts/{alert.pk}/schedule-maintenance/", body, format="json"
+    )
+    assert response.status_code == 200, response.content
+    window = MaintenanceWindow.objects.get()
+    assert (window.scope, window.device_id, window.kind) == ("device", west[0].pk, "one_off")
+    assert (window.starts_at, window.ends_at) == (visit, visit + timedelta(hours=3))
+    assert window.maintenance_event.triggered_by_alert_id == alert.pk
+
+
+def test_a_quiet_window_that_would_be_over_already_is_refused_with_nothing_saved(
+    cast,  # noqa: F811
+    west,  # noqa: F811
+):
+    from alerts.models import MaintenanceEvent
+    from tests.alerts.alert_cast import make_alert
+
+    alert = make_alert(west[0])
+    past = timezone.now() - timedelta(hours=5)
+    body = {"event_type": "corrective", "scheduled_date": past.isoformat(), "quiet_hours": 2}
+    response = api_as(cast["operator_a"]).post(
+        f"/api/v1/alerts/{alert.pk}/schedule-maintenance/", body, format="json"
+    )
+    assert response.status_code == 400
+    assert "quiet_hours" in response.json()
+    assert not MaintenanceEvent.objects.exists() and not MaintenanceWindow.objects.exists()
+    alert.refresh_from_db()
+    assert alert.status == "open"
+
+
+def test_only_a_fleet_wide_role_may_cancel_a_cohort_window(cast, west):  # noqa: F811
+    now = timezone.now()
+    window = MaintenanceWindow.objects.create(
+        scope="cohort",
+        cohort_id=west[0].cohort_id,
+        kind="one_off",
+        starts_at=now,
+        ends_at=now + timedelta(hours=1),
+        reason="firmware roll-out",
+        created_by="admin",
+        created_at=now,
+    )
+    url = f"/api/v1/maintenance-windows/{window.pk}/cancel/"
+    assert api_as(cast["operator_a"]).post(url).status_code == 403
+    assert api_as(cast["admin"]).post(url).status_code == 200
+    window.refresh_from_db()
+    assert window.cancelled_by == "admin"
