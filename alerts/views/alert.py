@@ -66,5 +66,6 @@ def alert_page(request, alert_id):
         "event_types": MaintenanceEvent.EventType.choices,
         "priorities": MaintenanceEvent.Priority.choices,
         "levels": LEVELS[1:],
+        "now": timezone.now(),
     }
     return render(request, "alerts/alert.html", context)

@@ -266,3 +266,13 @@ def test_bulk_shelve_is_refused_to_read_only_roles(cast, alert):  # noqa: F811
     body = {"action": "shelve", "alert_ids": [str(alert.pk)], **SHELVE}
     response = api_as(cast["manager"]).post("/api/v1/alerts/bulk/", body, format="json")
     assert response.status_code == 403
+
+
+def test_the_alert_page_and_detail_show_the_shelf(cast, alert):  # noqa: F811
+    alert_shelve(alert_id=alert.pk, actor="operator_a", duration="4h", reason="visit")
+    alert.refresh_from_db()
+    client = api_as(cast["operator_a"])
+    detail = client.get(f"/api/v1/alerts/{alert.pk}/").json()
+    assert datetime.fromisoformat(detail["shelved_until"]) == alert.shelved_until
+    page = client.get(f"/alerts/{alert.pk}/").content.decode()
+    assert 'id="alert-shelved-until"' in page and "Shelved" in page
