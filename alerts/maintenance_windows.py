@@ -78,20 +78,47 @@ def windows_of(device) -> Q:
     )
 
 
-def window_for(device, at: datetime) -> MaintenanceWindow | None:
-    """The window (the earliest made) that `device` is in at `at`, if any."""
-    candidates = MaintenanceWindow.objects.filter(
-        windows_of(device),
-        Q(ends_at__isnull=True) | Q(ends_at__gt=at),
-        cancelled_at__isnull=True,
-        starts_at__lte=at,
-    ).order_by("pk")
-    return next((w for w in candidates if covers(w, region=device.region, at=at)), None)
+def live_windows(at: datetime) -> list[MaintenanceWindow]:
+    """Every window that may be open at `at`, for a caller with many devices to check."""
+    return list(
+        MaintenanceWindow.objects.filter(
+            Q(ends_at__isnull=True) | Q(ends_at__gt=at),
+            cancelled_at__isnull=True,
+            starts_at__lte=at,
+        ).order_by("pk")
+    )
 
 
-def suppress_in_window(alert: DeviceAlert, device, at: datetime) -> MaintenanceWindow | None:
+def _takes_in(window: MaintenanceWindow, device) -> bool:
+    return {
+        Scope.DEVICE: window.device_id == device.pk,
+        Scope.SITE: window.site_id == device.site_id,
+        Scope.COHORT: window.cohort_id == device.cohort_id,
+        Scope.REGION: window.region == device.region,
+    }[window.scope]
+
+
+def window_for(device, at: datetime, *, live: list | None = None) -> MaintenanceWindow | None:
+    """The window (the earliest made) that `device` is in at `at`, if any; `live` is
+    live_windows(at) when the caller already has it (one query for a whole batch run)."""
+    if live is None:
+        live = MaintenanceWindow.objects.filter(
+            windows_of(device),
+            Q(ends_at__isnull=True) | Q(ends_at__gt=at),
+            cancelled_at__isnull=True,
+            starts_at__lte=at,
+        ).order_by("pk")
+    return next(
+        (w for w in live if _takes_in(w, device) and covers(w, region=device.region, at=at)),
+        None,
+    )
+
+
+def suppress_in_window(
+    alert: DeviceAlert, device, at: datetime, *, live: list | None = None
+) -> MaintenanceWindow | None:
     """Before a new alert is saved: mark it suppressed by the window it falls in."""
-    window = window_for(device, at)
+    window = window_for(device, at, live=live)
     if window is not None:
         alert.suppressed = True
         alert.maintenance_window = window

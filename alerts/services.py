@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from alerts.maintenance_windows import record_suppression, suppress_in_window
+from alerts.maintenance_windows import live_windows, record_suppression, suppress_in_window
 from alerts.models import (
     ACTIVE_STATUSES,
     SEVERITY_RANK,
@@ -224,6 +224,7 @@ def _raise(candidates: list[Candidate], window_end: datetime, now: datetime) -> 
     # Out of service (fleetmon.registry.out_of_service): such a device raises nothing.
     candidates = [c for c in candidates if not devices[c.device_id].is_out_of_service(now)]
     created = suppressed = 0
+    windows = live_windows(window_end) if candidates else []
     with transaction.atomic():
         active = _active_by_key(keys, window_end)
         for candidate in candidates:
@@ -232,7 +233,11 @@ def _raise(candidates: list[Candidate], window_end: datetime, now: datetime) -> 
             device = devices[candidate.device_id]
             alert = _new_alert(candidate, device, window_end, now)
             current = active.get(candidate.dedup_key)
-            window = suppress_in_window(alert, device, window_end) if current is None else None
+            window = (
+                suppress_in_window(alert, device, window_end, live=windows)
+                if current is None
+                else None
+            )
             if current is not None:
                 alert.suppressed, alert.suppressed_by = True, current
                 _sustain_or_escalate(current, candidate, window_end, now)
