@@ -136,8 +136,9 @@ def pressure(c: DeviceContext, r: Reading, now: float, t: Thresholds) -> Check |
     """Low side far below the device's running low side while the compressor pumps."""
     value = r.number(PRESSURE_LOW_SIDE)
     # A resting compressor equalises and a defrost warms the coil (physics §1): neither
-    # says anything about a loss.
-    if value is None or not c.pumping() or c.defrost_active:
+    # says anything about a loss. A run is confirmed by two readings; a silent current
+    # sensor after that does not stop it.
+    if value is None or c.running is not True or c.on_now is False or c.defrost_active:
         return None
     base = c.lp_run.value(now, BASELINE_MIN)
     if base is None:

@@ -161,6 +161,14 @@ def test_a_low_side_lost_at_a_restart_is_called_on_the_runs_third_reading(state)
     assert got == [("pressure_loss_acute", "CRITICAL", START + 10 + 2)]
 
 
+def test_a_silent_current_reading_does_not_hold_back_a_low_side_loss(state):
+    resting = racks(START, 10, current_compressor=0.1, pressure_low_side=460.0)
+    assert feed(state, resting) == []
+    low = series("pressure_low_side", [150] * 8, START + 10)
+    low[2] = rack(START + 12, current_compressor=None, pressure_low_side=150.0)
+    assert feed(state, low) == [("pressure_loss_acute", "CRITICAL", START + 10 + 2)]
+
+
 @pytest.mark.parametrize(("kpa", "fired_at"), [(180.0, 4), (179.9, 2)])
 def test_a_runs_first_minutes_are_judged_at_the_pull_down_level(state, kpa, fired_at):
     resting = racks(START, 10, current_compressor=0.1, pressure_low_side=460.0)
