@@ -226,9 +226,10 @@ def _restart_overdue(
     the coil peaks at about the same level every rest (physics §1). A rest already longer
     than any of the last hours' and a coil warmer than any of them let it get: the box
     has passed cut-in and the compressor has not started (physics §2). Return the
-    message and the coil limit, or None."""
+    message and the coil limit, or None. A rest begun in a pull-down compares with neither:
+    the defrost or the outage warmed the box, and the pull-down set how long it lasts."""
     recent = c.recent_rests(now, t.cooling_rest_hours)
-    if recent is None:
+    if recent is None or c.rest_disturbed(t):
         return None
     longest, peak = recent
     limit = max(peak + t.cooling_rest_warm_k, t.cooling_min_rise_k)
