@@ -41,7 +41,7 @@ REST_MIN_HOURS = 20
 REST_MIN_COUNT = 6
 # Rests in the last few hours before they say what a rest looks like now: a slow cycler
 # rests only once or twice an hour.
-RECENT_REST_MIN_COUNT = 3
+RECENT_REST_MIN_COUNT = 5
 # Defrosts remembered to learn the device's interval and usual length.
 DEFROST_MEMORY = 7
 # Hard cap of the coil window (the cooling window is at most 60 min of readings).
