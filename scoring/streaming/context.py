@@ -213,14 +213,14 @@ class DeviceContext:
         return ended is not None and now < ended + t.post_defrost_minutes * 60
 
     def rest_disturbed(self, t: Thresholds) -> bool:
-        """The current rest began in a defrost, its recovery or a restart: how long it lasts
-        depends on how far the pull-down overshot, not on the thermostat's usual cycle."""
-        start = self.since
+        """The current rest began after a defrost, in its recovery, or in a restart: how long
+        it lasts depends on how far the pull-down overshot, not on the thermostat's usual
+        cycle. (A rest that a defrost interrupted is not: the compressor must start after
+        the drip.)"""
+        start, ended = self.since, self.defrost_ended
         if start is None:
             return True
-        ended = self.defrost_ended
-        recovered = ended + t.post_defrost_minutes * 60 if ended is not None else None
-        if self.defrost_active or (recovered is not None and start < recovered):
+        if ended is not None and ended <= start < ended + t.post_defrost_minutes * 60:
             return True
         return self.restart_until is not None and start < self.restart_until
 

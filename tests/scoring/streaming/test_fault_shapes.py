@@ -122,6 +122,20 @@ def test_a_compressor_dying_at_its_cut_out_is_critical_soon_after_its_restart_fa
     assert "warmer than any of them let it get" in loss.message
 
 
+def test_a_compressor_dead_through_a_defrost_is_critical_once_its_pause_is_over(device):
+    """Dead before a defrost, a compressor does not pull down after it. D10 pauses the rule
+    for the post-defrost delay; the rest it interrupted has outlasted any normal one then."""
+    unit, state = device
+    assert feed(state, unit.into_run(3)) == []
+    while not unit._scheduled_defrost():
+        assert feed(state, unit.run(1)) == []
+    feed(state, unit.until_defrost_ends())  # it dies as the defrost ends
+    ended = unit.at(unit.minute)
+    (loss,) = feed(state, unit.run(60, dead=True))
+    assert (loss.rule, loss.severity) == ("cooling_loss_total", "CRITICAL")
+    assert 30 < minutes_after(ended, loss) <= 30 + 5
+
+
 def test_box_air_confirms_a_cooling_loss_where_a_device_reports_it():
     unit = Unit(seed=3, capacity_control=True, reports_box=True)
     state = warm(unit)
