@@ -20,6 +20,7 @@ from alerts.models import (
     AlertType,
     DeviceAlert,
 )
+from alerts.restart import devices_restarting
 from alerts.severity import SLA, Cutoffs, batch_severity
 from alerts.text import alert_description, alert_title
 from fleetmon.registry.models import Device
@@ -94,7 +95,8 @@ def alerts_from_run(*, run_id: int, now: datetime | None = None) -> dict[str, in
        (D5); reruns of the same run raise nothing twice.
     4. Active alerts of scored devices, of the run's window length, are reconciled with the
        new score (D5).
-    Devices defrosting or within the post-defrost delay (D10) are left out of 1, 4 and 5.
+    Devices defrosting or within the post-defrost delay (D10), or restarting after a site
+    power loss (alerts.restart), are left out of 1, 4 and 5.
     5. Devices get their latest score, 24 h trend and health (D14).
     Runs over trailing days (slow faults, scored hourly) skip D10 and 5.
     """
@@ -116,14 +118,16 @@ def alerts_from_run(*, run_id: int, now: datetime | None = None) -> dict[str, in
             delay_minutes=settings.FLEETMON_POST_DEFROST_MINUTES,
         )
     )
-    best = {device: score for device, score in best.items() if device not in defrosting}
+    # The same after a site power loss: every device of the site pulls down from warm.
+    waiting = defrosting | devices_restarting(device_ids=list(best), window_end=run.window_end)
+    best = {device: score for device, score in best.items() if device not in waiting}
     models = flagged[(flagged["kind"] != "rules_fallback") & flagged["device_id"].isin(best)]
     fallback = flagged[flagged["kind"] == "rules_fallback"]
     cohorts = dict(
         Device.objects.filter(pk__in=flagged["device_id"].unique()).values_list("pk", "cohort_id")
     )
     candidates = _model_candidates(models, run, cohorts)
-    candidates += _fallback_candidates(fallback, set(best) | defrosting)
+    candidates += _fallback_candidates(fallback, set(best) | waiting)
     created, suppressed = _raise(candidates, run.window_end, now)
     resolved, reconciled = _reconcile(best, run.window_end, now, run.window_minutes)
     # A device's latest score follows the 15-minute runs; a trailing day is a slower view.

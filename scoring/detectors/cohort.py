@@ -15,9 +15,13 @@ import numpy as np
 import pandas as pd
 
 from scoring.detectors.base import Detector
+from scoring.detectors.context_guard import ContextGuard
 from scoring.detectors.isolation_forest import (
     FOREST_PARAMS,
+    GUARD_PARAMS,
     CalibratedForest,
+    fit_guard,
+    guarded,
     validate_forest_params,
 )
 from scoring.features import FEATURE_NAMES
@@ -37,11 +41,16 @@ class CohortIsolationForestDetector(Detector):
     kind: ClassVar[str] = "cohort_isolation_forest"
     default_threshold: ClassVar[float] = 0.7
     default_features: ClassVar[tuple[str, ...]] = FEATURE_NAMES
-    default_params: ClassVar[dict[str, Any]] = {**FOREST_PARAMS, "min_cohort_rows": 200}
+    default_params: ClassVar[dict[str, Any]] = {
+        **FOREST_PARAMS,
+        **GUARD_PARAMS,
+        "min_cohort_rows": 200,
+    }
     required_columns: ClassVar[tuple[str, ...]] = ("device_id", "cohort_id")
 
     _fleet: CalibratedForest | None = None
     _cohorts: dict[str, CalibratedForest] | None = None
+    _guard: ContextGuard | None = None
 
     @property
     def cohorts(self) -> tuple[str, ...]:
@@ -73,6 +82,7 @@ class CohortIsolationForestDetector(Detector):
                     random_state=cohort_seed(seed, cohort),
                 )
         self._cohorts = cohorts
+        self._guard = fit_guard(frame, self.params)
 
     def _score(
         self, frame: pd.DataFrame, values: np.ndarray
@@ -89,4 +99,5 @@ class CohortIsolationForestDetector(Detector):
         for key, positions in rows.items():
             forest = self._fleet if key is None else self._cohorts[key]
             raw[positions], score[positions], z[positions] = forest.score(values[positions])
+        score = guarded(score, frame, self._guard, self.params)
         return raw, score, score > self.threshold, z

@@ -3,7 +3,8 @@
 Django-free. Raw score = -`score_samples` (the paper's anomaly score, larger = more anomalous),
 mapped to [0, 1] by a `ScoreCalibration` learned on the training rows, so a row's score does
 not depend on the batch it is scored in. Contributors are the 5 features furthest from the
-training mean in training standard deviations (§8).
+training mean in training standard deviations (§8). A window whose weather or door is far
+from its device's usual is capped below HIGH (scoring.detectors.context_guard).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from sklearn.ensemble import IsolationForest
 
 from scoring.detectors.base import Detector, z_scores
 from scoring.detectors.calibration import ScoreCalibration
+from scoring.detectors.context_guard import ContextGuard
+from scoring.detectors.statistical import MEDIUM_CAP
 from scoring.features import FEATURE_NAMES
 
 FOREST_PARAMS: dict[str, Any] = {
@@ -25,6 +28,10 @@ FOREST_PARAMS: dict[str, Any] = {
     "random_state": 42,
     "max_samples": "auto",
 }
+# The context guard (context_guard.py): sigma of the device's own ambient or door-open
+# fraction beyond which a window is not paged for (0: off), and the windows a device needs
+# before its own history stands for it (else its cohort's, else the fleet's).
+GUARD_PARAMS: dict[str, Any] = {"context_guard_z": 3.0, "context_min_windows": 8}
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,23 @@ def _raw_scores(
     return -forest.score_samples(np.clip(values, low, high))
 
 
+def fit_guard(frame: pd.DataFrame, params: dict[str, Any]) -> ContextGuard | None:
+    """The context guard of the training windows, unless the params turn it off."""
+    if not float(params.get("context_guard_z", 0)) > 0:
+        return None
+    return ContextGuard.fit(frame, min_windows=int(params["context_min_windows"]))
+
+
+def guarded(
+    score: np.ndarray, frame: pd.DataFrame, guard: ContextGuard | None, params: dict[str, Any]
+) -> np.ndarray:
+    """Cap below HIGH the scores of windows whose context the device has not seen."""
+    if guard is None:
+        return score
+    unusual = guard.unusual(frame, guard=float(params["context_guard_z"]))
+    return np.where(unusual, np.minimum(score, MEDIUM_CAP), score)
+
+
 def validate_forest_params(params: dict[str, Any]) -> None:
     """Raise ValueError for forest params that would break calibration or determinism."""
     if not 0.0 < float(params["contamination"]) < 0.5:
@@ -98,9 +122,11 @@ class IsolationForestDetector(Detector):
     kind: ClassVar[str] = "isolation_forest"
     default_threshold: ClassVar[float] = 0.7
     default_features: ClassVar[tuple[str, ...]] = FEATURE_NAMES
-    default_params: ClassVar[dict[str, Any]] = dict(FOREST_PARAMS)
+    default_params: ClassVar[dict[str, Any]] = {**FOREST_PARAMS, **GUARD_PARAMS}
 
     _forest: CalibratedForest | None = None
+    # None: no guard (turned off, or an artifact from before it).
+    _guard: ContextGuard | None = None
 
     def _validate_config(self) -> None:
         """Check threshold and forest params."""
@@ -115,6 +141,7 @@ class IsolationForestDetector(Detector):
             threshold=self.threshold,
             random_state=self.params["random_state"],
         )
+        self._guard = fit_guard(frame, self.params)
 
     def _score(
         self, frame: pd.DataFrame, values: np.ndarray
@@ -122,4 +149,5 @@ class IsolationForestDetector(Detector):
         """Score rows against the fleet forest."""
         assert self._forest is not None  # guaranteed by Detector.score's fitted check
         raw, score, z = self._forest.score(values)
+        score = guarded(score, frame, self._guard, self.params)
         return raw, score, score > self.threshold, z
