@@ -101,7 +101,10 @@ def test_no_batch_alert_during_the_pull_down_and_one_after_it(outage):
         run = run_with(flagged, back + timedelta(minutes=minutes))
         assert alerts_from_run(run_id=run.pk)["created"] == 0
     assert not DeviceAlert.objects.filter(device_id=device).exists()
-    # Past its two hours the flag persists: a fault, not the restart.
+    # Past its two hours the alarm delay starts afresh: the pull-down's flags confirm
+    # nothing, and a flag that persists into the next window is a fault.
     run = run_with(flagged, back + timedelta(minutes=135))
+    assert alerts_from_run(run_id=run.pk)["created"] == 0
+    run = run_with(flagged, back + timedelta(minutes=195))
     assert alerts_from_run(run_id=run.pk)["created"] == 1
     assert DeviceAlert.objects.get(device_id=device).severity == "CRITICAL"
