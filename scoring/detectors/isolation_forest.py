@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import IsolationForest
 
+from scoring.detectors import weather
 from scoring.detectors.base import Detector, z_scores
 from scoring.detectors.calibration import ScoreCalibration
 from scoring.detectors.context_guard import ContextGuard
@@ -32,6 +33,8 @@ FOREST_PARAMS: dict[str, Any] = {
 # fraction beyond which a window is not paged for (0: off), and the windows a device needs
 # before its own history stands for it (else its cohort's, else the fleet's).
 GUARD_PARAMS: dict[str, Any] = {"context_guard_z": 3.0, "context_min_windows": 8}
+# Judge the condensing side net of what the ambient explains (weather.ambient_relative).
+AMBIENT_PARAMS: dict[str, Any] = {"ambient_relative": True}
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,26 @@ def _raw_scores(
     return -forest.score_samples(np.clip(values, low, high))
 
 
+def fit_slopes(
+    frame: pd.DataFrame, values: np.ndarray, names, params: dict[str, Any]
+) -> dict[str, np.ndarray] | None:
+    """Each cohort's ambient slopes, unless the params turn ambient-relative features off."""
+    if not params.get("ambient_relative") or weather.AMBIENT not in names:
+        return None
+    if "cohort_id" not in frame:
+        frame = frame.assign(cohort_id=None)
+    return weather.ambient_slopes(frame, values, names)
+
+
+def relative(
+    frame: pd.DataFrame, values: np.ndarray, names, slopes: dict[str, np.ndarray] | None
+) -> np.ndarray:
+    """The values a forest sees: ambient-relative when it learned slopes."""
+    if slopes is None or len(values) == 0:
+        return values
+    return weather.ambient_relative(frame, values, names, slopes)
+
+
 def fit_guard(frame: pd.DataFrame, params: dict[str, Any]) -> ContextGuard | None:
     """The context guard of the training windows, unless the params turn it off."""
     if not float(params.get("context_guard_z", 0)) > 0:
@@ -122,11 +145,12 @@ class IsolationForestDetector(Detector):
     kind: ClassVar[str] = "isolation_forest"
     default_threshold: ClassVar[float] = 0.7
     default_features: ClassVar[tuple[str, ...]] = FEATURE_NAMES
-    default_params: ClassVar[dict[str, Any]] = {**FOREST_PARAMS, **GUARD_PARAMS}
+    default_params: ClassVar[dict[str, Any]] = {**FOREST_PARAMS, **GUARD_PARAMS, **AMBIENT_PARAMS}
 
     _forest: CalibratedForest | None = None
-    # None: no guard (turned off, or an artifact from before it).
+    # None: no guard, no slopes (turned off, or an artifact from before them).
     _guard: ContextGuard | None = None
+    _slopes: dict[str, np.ndarray] | None = None
 
     def _validate_config(self) -> None:
         """Check threshold and forest params."""
@@ -135,8 +159,9 @@ class IsolationForestDetector(Detector):
 
     def _fit(self, frame: pd.DataFrame, values: np.ndarray) -> None:
         """Fit the fleet forest and its calibration."""
+        self._slopes = fit_slopes(frame, values, self.feature_names, self.params)
         self._forest = CalibratedForest.fit(
-            values,
+            relative(frame, values, self.feature_names, self._slopes),
             params=self.params,
             threshold=self.threshold,
             random_state=self.params["random_state"],
@@ -148,6 +173,8 @@ class IsolationForestDetector(Detector):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Score rows against the fleet forest."""
         assert self._forest is not None  # guaranteed by Detector.score's fitted check
-        raw, score, z = self._forest.score(values)
+        raw, score, z = self._forest.score(
+            relative(frame, values, self.feature_names, self._slopes)
+        )
         score = guarded(score, frame, self._guard, self.params)
         return raw, score, score > self.threshold, z

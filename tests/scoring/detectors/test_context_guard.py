@@ -1,5 +1,6 @@
-"""The forests' context guard: a heat wave or a restocking door is not paged for; a fault with
-the device's usual weather and door still is."""
+"""The forests and the weather: judged ambient-relative, a hotter hour is no anomaly but a
+fouled condenser is; the context guard pages for no heat wave or restocking door, while a
+fault with the device's usual weather and door still pages."""
 
 import numpy as np
 import pandas as pd
@@ -76,11 +77,31 @@ FEATURES = (
 
 
 def _pair(kind, training, **params):
-    """The forest with its guard, and the same forest without."""
-    params = {"n_estimators": 100, **params}
+    """The forest with its guard, and the same forest without; both on the raw features,
+    so the guard is tested on its own."""
+    params = {"n_estimators": 100, "ambient_relative": False, **params}
     guarded = kind(feature_names=FEATURES, params=params).fit(training)
     bare = kind(feature_names=FEATURES, params={**params, "context_guard_z": 0}).fit(training)
     return guarded, bare
+
+
+@pytest.mark.parametrize("kind", [IsolationForestDetector, CohortIsolationForestDetector])
+def test_judged_net_of_the_ambient_a_hot_hour_is_normal_and_fouling_stands_out(training, kind):
+    relative = kind(feature_names=FEATURES, params={"n_estimators": 100, "context_guard_z": 0})
+    relative.fit(training)
+    raw = kind(
+        feature_names=FEATURES,
+        params={"n_estimators": 100, "context_guard_z": 0, "ambient_relative": False},
+    ).fit(training)
+    usual = _usual(training)
+    hot = _heat_wave(usual, 10.0)
+    # On raw features the forest isolates the weather; net of it, nothing is left.
+    assert raw.score(hot).anomaly_flag[0]
+    assert not relative.score(hot).anomaly_flag[0]
+    # The same condensing rise in the device's usual weather is fouling, clearer than raw.
+    fouled = _warmer(usual, 10.0, CONDENSING)
+    assert relative.score(fouled).anomaly_score[0] > MEDIUM_CAP
+    assert relative.score(fouled).anomaly_score[0] > raw.score(fouled).anomaly_score[0]
 
 
 @pytest.mark.parametrize("kind", [IsolationForestDetector, CohortIsolationForestDetector])
