@@ -397,6 +397,11 @@ FLEETMON_SITE_OFFLINE_SILENCE_MINUTES = envint("FLEETMON_SITE_OFFLINE_SILENCE_MI
 FLEETMON_SITE_OFFLINE_TOGETHER_MINUTES = envint("FLEETMON_SITE_OFFLINE_TOGETHER_MINUTES", "15")
 FLEETMON_SITE_OFFLINE_MIN_DEVICES = envint("FLEETMON_SITE_OFFLINE_MIN_DEVICES", "2")
 FLEETMON_SITE_OFFLINE_LOOKBACK_HOURS = envint("FLEETMON_SITE_OFFLINE_LOOKBACK_HOURS", "24")
+# After a site-offline incident closes, batch model alerts on its devices wait out the restart
+# pull-down (alerts/restart.py): the outage times d / (1 - d) for a device of duty d, within
+# these bounds (the maximum also for a device whose duty is unknown).
+FLEETMON_POST_OUTAGE_MIN_MINUTES = envint("FLEETMON_POST_OUTAGE_MIN_MINUTES", "60")
+FLEETMON_POST_OUTAGE_MAX_MINUTES = envint("FLEETMON_POST_OUTAGE_MAX_MINUTES", "360")
 
 # ---------------------------------------------------------------- security (issue 12)
 # Production sets these from the environment (README "Running in production"); the defaults
