@@ -37,6 +37,7 @@ class AlertEventPayload(TypedDict):
     title: str
     suppressed: bool
     storm_id: int | None
+    shelved_until: str | None  # set while shelved (alerts.shelving)
 
 
 def payload_of(event: AlertEvent) -> AlertEventPayload:
@@ -57,6 +58,7 @@ def payload_of(event: AlertEvent) -> AlertEventPayload:
         "title": alert.title,
         "suppressed": alert.suppressed,
         "storm_id": alert.storm_id,
+        "shelved_until": alert.shelved_until.isoformat() if alert.shelved_until else None,
     }
 
 

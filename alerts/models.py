@@ -87,6 +87,17 @@ class DeviceAlert(models.Model):
     # Firings of the same fault merged into this alert while it is active (issue 11 item 5):
     # each repeat is a suppressed row (D6) and an event here, never a second visible alert.
     occurrences = models.PositiveIntegerField(default=1)
+    # Shelved (ISA-18.2, alerts.shelving): out of the active queue and silent until then;
+    # who shelved it and why are its "shelved" event.
+    shelved_until = models.DateTimeField(null=True, blank=True)
+    # Raised inside a maintenance window (alerts.maintenance_windows): stored suppressed by it.
+    maintenance_window = models.ForeignKey(
+        "MaintenanceWindow",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="alerts",
+    )
 
     class Meta:
         db_table = "device_alerts"
@@ -310,6 +321,50 @@ class MaintenanceEvent(models.Model):
         return f"{self.event_type} on {self.device_id} at {self.scheduled_date:%Y-%m-%d}"
 
 
+class MaintenanceWindow(models.Model):
+    """A time when a device, site, cohort or region is worked on: alerts raised inside it
+    are stored suppressed by it and notify nobody (alerts.maintenance_windows)."""
+
+    class Scope(models.TextChoices):
+        DEVICE = "device"
+        SITE = "site"
+        COHORT = "cohort"
+        REGION = "region"
+
+    class Kind(models.TextChoices):
+        ONE_OFF = "one_off"
+        RECURRING = "recurring"
+
+    scope = models.CharField(max_length=8, choices=Scope.choices)
+    device = models.ForeignKey("registry.Device", null=True, blank=True, on_delete=models.CASCADE)
+    site = models.ForeignKey("registry.Site", null=True, blank=True, on_delete=models.CASCADE)
+    cohort = models.ForeignKey("registry.Cohort", null=True, blank=True, on_delete=models.CASCADE)
+    region = models.CharField(max_length=8, blank=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    starts_at = models.DateTimeField()  # one-off: its start; recurring: from when it applies
+    ends_at = models.DateTimeField(null=True, blank=True)  # recurring: null means for good
+    weekdays = ArrayField(models.SmallIntegerField(), default=list, blank=True)  # 0 = Monday
+    start_time = models.TimeField(null=True, blank=True)  # recurring: the region's local time
+    end_time = models.TimeField(null=True, blank=True)  # at or before start_time: overnight
+    reason = models.TextField()
+    # The technician visit it was set for ("schedule maintenance"), if any.
+    maintenance_event = models.ForeignKey(
+        MaintenanceEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="windows"
+    )
+    created_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField()
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["starts_at", "pk"]
+        indexes = [models.Index(fields=["cancelled_at", "ends_at"], name="window_live")]
+
+    def __str__(self) -> str:
+        target = self.device_id or self.site_id or self.cohort_id or self.region
+        return f"{self.kind} window on {self.scope} {target} from {self.starts_at:%Y-%m-%d %H:%M}"
+
+
 class LabelEvent(models.Model):
     """C7 `label_events` (domain §2.8): ground truth for retraining and the FP rate (D9)."""
 
@@ -409,13 +464,16 @@ class Notification(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
+    # 0 for the alert's first round; a shelved alert that comes back is notified again, in a
+    # round named by the id of its "unshelved" event (alerts.shelving).
+    round = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            # Re-running the routing for an alert never notifies anyone twice.
+            # Re-running the routing for an alert never notifies anyone twice in one round.
             models.UniqueConstraint(
-                fields=["alert", "channel", "recipient"], name="notification_unique"
+                fields=["alert", "channel", "recipient", "round"], name="notification_unique"
             )
         ]
 

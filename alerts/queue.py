@@ -54,6 +54,7 @@ FILTER_NAMES = (
     "created_before",
     "q",
     "include_suppressed",
+    "shelved",
 )
 ALERT_FIELDS = (
     "alert_id",
@@ -73,6 +74,7 @@ ALERT_FIELDS = (
     "sla_breached",
     "escalation_level",
     "storm_id",
+    "shelved_until",
 )
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -99,6 +101,7 @@ class QueueFilters:
     created_before: datetime | None = None
     q: str = ""
     include_suppressed: bool = False
+    shelved: bool = False  # the "Shelved" view: only shelved alerts, instead of none
     storm: int | None = None
     alert_id: UUID | None = None
 
@@ -166,7 +169,11 @@ def severity_rank() -> Case:
 
 def queue_alerts(profile: Profile, filters: QueueFilters, *, now: datetime | None = None):
     """Every alert in the user's scope that matches `filters` (storm members included)."""
+    now = now or timezone.now()
     alerts = scoped_alerts(profile).filter(status__in=filters.statuses)
+    # A shelf past its time counts as gone before the sweep records it (alerts.shelving).
+    on_shelf = Q(shelved_until__gt=now)
+    alerts = alerts.filter(on_shelf) if filters.shelved else alerts.exclude(on_shelf)
     if not filters.include_suppressed:
         alerts = alerts.filter(suppressed=False)
     if filters.severity:
@@ -182,7 +189,6 @@ def queue_alerts(profile: Profile, filters: QueueFilters, *, now: datetime | Non
     if filters.model_id:
         alerts = alerts.filter(_model_filter(filters.model_id))
     if filters.window:
-        now = now or timezone.now()
         alerts = alerts.filter(alert_created_at__gte=now - WINDOWS[filters.window])
     if filters.created_after:
         alerts = alerts.filter(alert_created_at__gte=filters.created_after)
@@ -217,11 +223,12 @@ def queue_page(
     """One page of the queue after `cursor` (the first page without one)."""
     after = Position.decode(cursor) if cursor else None
     limit = max(1, min(limit, MAX_LIMIT))
+    now = now or timezone.now()
     base = queue_alerts(profile, filters, now=now)
     storms = _storm_rows(base, after) if filters.collapses_storms else []
     singles = base.filter(storm__isnull=True) if filters.collapses_storms else base
     alerts = [
-        ({"kind": "alert", **row}, _alert_position(row))
+        ({"kind": "alert", **_in_service_now(row, now)}, _alert_position(row))
         for row in _seek(singles, filters, after, limit + 1)
     ]
     merged = sorted(alerts + storms, key=lambda item: item[1].sort_key())[: limit + 1]
@@ -247,7 +254,12 @@ def _seek(alerts: QuerySet, filters: QueueFilters, after: Position | None, count
             branches.append(
                 alerts.filter(since, severity=severity, status=status)
                 .order_by("sla_deadline", "alert_id")
-                .values(*ALERT_FIELDS, site_name=F("site__site_name"), rank=Value(rank))[:count]
+                .values(
+                    *ALERT_FIELDS,
+                    site_name=F("site__site_name"),
+                    device_out_of_service_until=F("device__out_of_service_until"),
+                    rank=Value(rank),
+                )[:count]
             )
     if not branches:
         return []
@@ -255,6 +267,14 @@ def _seek(alerts: QuerySet, filters: QueueFilters, after: Position | None, count
         return list(branches[0])
     union = branches[0].union(*branches[1:], all=True)
     return list(union.order_by("-rank", "sla_deadline", "alert_id")[:count])
+
+
+def _in_service_now(row: dict, now: datetime) -> dict:
+    """A lapsed out-of-service period (not yet closed by its sweep) reads as none."""
+    until = row.get("device_out_of_service_until")
+    if until is not None and until <= now:
+        row["device_out_of_service_until"] = None
+    return row
 
 
 def _after_in_rank(after: Position) -> Q:

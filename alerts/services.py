@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from alerts.maintenance_windows import live_windows, record_suppression, suppress_in_window
 from alerts.models import (
     ACTIVE_STATUSES,
     SEVERITY_RANK,
@@ -20,6 +21,7 @@ from alerts.models import (
     AlertType,
     DeviceAlert,
 )
+from alerts.restart import devices_restarting
 from alerts.severity import SLA, Cutoffs, batch_severity
 from alerts.text import alert_description, alert_title
 from fleetmon.registry.models import Device
@@ -94,7 +96,9 @@ def alerts_from_run(*, run_id: int, now: datetime | None = None) -> dict[str, in
        (D5); reruns of the same run raise nothing twice.
     4. Active alerts of scored devices, of the run's window length, are reconciled with the
        new score (D5).
-    Devices defrosting or within the post-defrost delay (D10) are left out of 1, 4 and 5.
+    Devices defrosting or within the post-defrost delay (D10), or restarting after a site
+    power loss (alerts.restart), are left out of 1, 4 and 5, and such a window confirms no
+    flag of the next one (the alarm delay of 1).
     5. Devices get their latest score, 24 h trend and health (D14).
     Runs over trailing days (slow faults, scored hourly) skip D10 and 5.
     """
@@ -102,28 +106,16 @@ def alerts_from_run(*, run_id: int, now: datetime | None = None) -> dict[str, in
     run = ScoringRun.objects.get(pk=run_id)
     flagged = run_flagged_scores(run_id=run_id)
     best = run_best_model_scores(run_id=run_id)
-    # D10 for batch: a device defrosting, or within the post-defrost delay, raises no model
-    # alert and keeps its previous score: its evaporator is warm on purpose. Every daily
-    # window holds defrosts, which its baselines were trained with, so D10 is sub-daily.
     daily = run.window_minutes >= DAILY_MINUTES
-    defrosting = (
-        set()
-        if daily
-        else devices_in_defrost_mode(
-            device_ids=list(best),
-            window_end=run.window_end,
-            minutes=run.window_minutes,
-            delay_minutes=settings.FLEETMON_POST_DEFROST_MINUTES,
-        )
-    )
-    best = {device: score for device, score in best.items() if device not in defrosting}
+    waiting = _waiting(list(best), run.window_end, run.window_minutes)
+    best = {device: score for device, score in best.items() if device not in waiting}
     models = flagged[(flagged["kind"] != "rules_fallback") & flagged["device_id"].isin(best)]
     fallback = flagged[flagged["kind"] == "rules_fallback"]
     cohorts = dict(
         Device.objects.filter(pk__in=flagged["device_id"].unique()).values_list("pk", "cohort_id")
     )
     candidates = _model_candidates(models, run, cohorts)
-    candidates += _fallback_candidates(fallback, set(best) | defrosting)
+    candidates += _fallback_candidates(fallback, set(best) | waiting)
     created, suppressed = _raise(candidates, run.window_end, now)
     resolved, reconciled = _reconcile(best, run.window_end, now, run.window_minutes)
     # A device's latest score follows the 15-minute runs; a trailing day is a slower view.
@@ -141,16 +133,57 @@ def alerts_from_run(*, run_id: int, now: datetime | None = None) -> dict[str, in
     return {"created": created, "suppressed": suppressed, "resolved": resolved}
 
 
-def _model_candidates(flagged: pd.DataFrame, run: ScoringRun, cohorts: dict) -> list[Candidate]:
-    if flagged.empty:
-        return []
+def _waiting(device_ids: list[str], window_end: datetime, minutes: int) -> set[str]:
+    """Devices whose window ending at `window_end` no model may alert on, as physics
+    explains it.
+
+    D10 for batch: a device defrosting, or within the post-defrost delay, raises no model
+    alert and keeps its previous score: its evaporator is warm on purpose. Every daily
+    window holds defrosts, which its baselines were trained with, so D10 is sub-daily.
+    The same after a site power loss (alerts.restart): every device of the site pulls down
+    from warm, for every window length.
+    """
+    defrosting = (
+        set()
+        if minutes >= DAILY_MINUTES
+        else devices_in_defrost_mode(
+            device_ids=device_ids,
+            window_end=window_end,
+            minutes=minutes,
+            delay_minutes=settings.FLEETMON_POST_DEFROST_MINUTES,
+        )
+    )
+    return defrosting | devices_restarting(device_ids=device_ids, window_end=window_end)
+
+
+def _previous(device_ids: list[str], run: ScoringRun) -> dict[str, tuple[float, bool]]:
+    """Each device's previous scored window (D3, the alarm delay), unless that window was
+    one the alert step had to leave alone: a defrost or a restart that was never judged
+    cannot confirm a flag now (a glitch an hour after a defrost is still one window)."""
     previous = previous_scores(
-        device_ids=list(flagged["device_id"].unique()),
+        device_ids=device_ids,
         before=run.window_end,
         # Hourly runs score every fourth 15-minute window and every hour's trailing day.
         within=timedelta(hours=2),
         minutes=run.window_minutes,
     )
+    by_end: dict[datetime, list[str]] = {}
+    for device, (_, _, end) in previous.items():
+        by_end.setdefault(end, []).append(device)
+    ignored = set()
+    for end, devices in by_end.items():
+        ignored |= _waiting(devices, end, run.window_minutes)
+    return {
+        device: (score, flagged)
+        for device, (score, flagged, _) in previous.items()
+        if device not in ignored
+    }
+
+
+def _model_candidates(flagged: pd.DataFrame, run: ScoringRun, cohorts: dict) -> list[Candidate]:
+    if flagged.empty:
+        return []
+    previous = _previous(list(flagged["device_id"].unique()), run)
     candidates = []
     for device_id, group in flagged.groupby("device_id"):
         top = group.loc[group["anomaly_score"].idxmax()]
@@ -220,7 +253,10 @@ def _raise(candidates: list[Candidate], window_end: datetime, now: datetime) -> 
         .values_list("dedup_key", flat=True)
     )
     devices = Device.objects.in_bulk([c.device_id for c in candidates])
+    # Out of service (fleetmon.registry.out_of_service): such a device raises nothing.
+    candidates = [c for c in candidates if not devices[c.device_id].is_out_of_service(now)]
     created = suppressed = 0
+    windows = live_windows(window_end) if candidates else []
     with transaction.atomic():
         active = _active_by_key(keys, window_end)
         for candidate in candidates:
@@ -229,6 +265,11 @@ def _raise(candidates: list[Candidate], window_end: datetime, now: datetime) -> 
             device = devices[candidate.device_id]
             alert = _new_alert(candidate, device, window_end, now)
             current = active.get(candidate.dedup_key)
+            window = (
+                suppress_in_window(alert, device, window_end, live=windows)
+                if current is None
+                else None
+            )
             if current is not None:
                 alert.suppressed, alert.suppressed_by = True, current
                 _sustain_or_escalate(current, candidate, window_end, now)
@@ -243,6 +284,8 @@ def _raise(candidates: list[Candidate], window_end: datetime, now: datetime) -> 
                     at=now,
                     details={"severity": alert.severity, "scores": candidate.scores},
                 )
+                if window is not None:
+                    record_suppression(alert, window, now)
                 created += 1
     return created, suppressed
 

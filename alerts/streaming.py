@@ -40,6 +40,7 @@ from django.db import Error as DatabaseError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from alerts.maintenance_windows import record_suppression, suppress_in_window
 from alerts.models import ACTIVE_STATUSES, SEVERITY_RANK, AlertEvent, AlertType, DeviceAlert
 from alerts.severity import SLA
 from alerts.site_offline import last_seen_record
@@ -353,8 +354,8 @@ def alerts_from_firings(firings: list[Firing], *, now: datetime | None = None) -
     created = 0
     for firing in firings:
         device = devices.get(firing.device_id)
-        if device is None:
-            continue
+        if device is None or device.is_out_of_service(now):
+            continue  # unknown, or out of service: it raises nothing
         try:
             with transaction.atomic():
                 created += _store(firing, device, now)
@@ -384,8 +385,9 @@ def _store(firing: Firing, device: Device, now: datetime) -> int:
         "evidence": [[t.isoformat(), v] for t, v in firing.evidence],
     }
     if active is None:
+        window = suppress_in_window(alert, device, firing.at)
         alert.save(force_insert=True)
-        storm = storm_check(alert=alert)
+        storm = storm_check(alert=alert) if window is None else None
         if storm is not None:
             alert.storm = storm
         AlertEvent.objects.create(
@@ -396,6 +398,8 @@ def _store(firing: Firing, device: Device, now: datetime) -> int:
             note=firing.message,
             details=details,
         )
+        if window is not None:
+            record_suppression(alert, window, now)
         return 1
     # TRICKY: the suppressed row goes in first. A re-processed message fails here on the
     # unique (dedup_key, first_detected_at) and rolls back before the active alert grows.

@@ -27,3 +27,11 @@ def site_offline_check_task(now: str | None = None) -> dict[str, int]:
     from alerts.site_offline import site_offline_check
 
     return site_offline_check(now=datetime.fromisoformat(now) if now else timezone.now())
+
+
+@shared_task(time_limit=60, soft_time_limit=50)
+def shelve_expiry_task() -> int:
+    """Every minute: shelved alerts whose time is up come back and are notified again."""
+    from alerts.shelving import shelve_expire
+
+    return shelve_expire()

@@ -35,7 +35,7 @@ OVERLOAD = ("compressor_overload",)
 VIBRATION = ("vibration_spike",)
 PRESSURE = ("pressure_loss_acute",)
 COOLING = ("cooling_loss_total",)
-STATEFUL = ("pressure_loss_acute", "cooling_loss_total")
+STATEFUL = ("compressor_overload", "pressure_loss_acute", "cooling_loss_total")
 # In the order the editor lists them: device state first, then rule by rule.
 CATALOGUE: dict[str, ParameterInfo] = {
     "min_run_minutes": ParameterInfo("Compressor running at least (a steady run)", "min", STATEFUL),
@@ -46,6 +46,9 @@ CATALOGUE: dict[str, ParameterInfo] = {
         "Compressor overload current (backstop)", "A", OVERLOAD
     ),
     "overload_factor": ParameterInfo("Overload at, times the running current", "×", OVERLOAD),
+    "overload_steady_factor": ParameterInfo(
+        "Overload in a steady run at, times the running current", "×", OVERLOAD
+    ),
     "overload_clear_factor": ParameterInfo(
         "Overload clears below, times the running current", "×", OVERLOAD
     ),
@@ -69,6 +72,11 @@ CATALOGUE: dict[str, ParameterInfo] = {
     "pressure_drop_fraction": ParameterInfo(
         "Low-side loss: share below its running low side", "fraction", PRESSURE
     ),
+    "pressure_pulldown_drop_fraction": ParameterInfo(
+        "Low-side loss off a steady run (pull-downs): share below its running low side",
+        "fraction",
+        PRESSURE,
+    ),
     "pressure_clear_fraction": ParameterInfo(
         "Low-side loss clears within this share of its running low side", "fraction", PRESSURE
     ),
@@ -89,6 +97,10 @@ CATALOGUE: dict[str, ParameterInfo] = {
     "cooling_rest_margin_minutes": ParameterInfo(
         "Rest longer than its longest normal rest, by at least", "min", COOLING
     ),
+    "cooling_rest_hours": ParameterInfo(
+        "Rest past every rest of the last hours, and its coil warmer", "h", COOLING
+    ),
+    "cooling_rest_warm_k": ParameterInfo("...than any of them let it get, by", "K", COOLING),
     "cooling_clear_k": ParameterInfo(
         "Cooling loss clears with the coil back within, of its running level", "K", COOLING
     ),

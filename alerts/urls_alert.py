@@ -25,4 +25,6 @@ urlpatterns = [
     ),
     path(f"{API}resolve/", actions.ResolveView.as_view(), name="api-alert-resolve"),
     path(f"{API}escalate/", actions.EscalateView.as_view(), name="api-alert-escalate"),
+    path(f"{API}shelve/", actions.ShelveView.as_view(), name="api-alert-shelve"),
+    path(f"{API}unshelve/", actions.UnshelveView.as_view(), name="api-alert-unshelve"),
 ]

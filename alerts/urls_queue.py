@@ -9,10 +9,12 @@ from alerts.api.queue import (
     SavedViewDetailView,
     SavedViewListView,
 )
+from alerts.views.maintenance import maintenance_windows_page
 from alerts.views.queue import alert_queue
 
 urlpatterns = [
     path("alerts/", alert_queue, name="alert-queue"),
+    path("maintenance-windows/", maintenance_windows_page, name="maintenance-windows"),
     path("api/v1/alerts/", AlertQueueView.as_view(), name="api-alert-queue"),
     path("api/v1/alerts/export.csv", AlertExportView.as_view(), name="api-alert-export"),
     path("api/v1/alerts/bulk/", AlertBulkView.as_view(), name="api-alert-bulk"),

@@ -169,6 +169,12 @@ CELERY_BEAT_SCHEDULE = {
     "auto-escalate-alerts": {"task": "alerts.tasks.auto_escalate_task", "schedule": 60.0},
     # Silence is no reading: a whole site gone quiet is found by looking, every minute.
     "site-offline-check": {"task": "alerts.tasks.site_offline_check_task", "schedule": 60.0},
+    # Shelved alerts come back, and devices return to service, when their time is up.
+    "shelve-expiry": {"task": "alerts.tasks.shelve_expiry_task", "schedule": 60.0},
+    "out-of-service-expiry": {
+        "task": "fleetmon.registry.tasks.out_of_service_expiry_task",
+        "schedule": 60.0,
+    },
     # Infrastructure monitors (jobs, heartbeats, queues), dataset freshness, system SLAs.
     "infra-monitors": {"task": "monitoring.tasks.infra_monitor_task", "schedule": 60.0},
     "freshness": {"task": "monitoring.tasks.freshness_task", "schedule": 60.0},
@@ -354,6 +360,16 @@ FLEETMON_SHADOW_DAYS = envint("FLEETMON_SHADOW_DAYS", "7")
 FLEETMON_POST_DEFROST_MINUTES = envint("FLEETMON_POST_DEFROST_MINUTES", "30")
 # Alarm delay: consecutive flagged windows before one model's non-critical flag alerts (1: none).
 FLEETMON_ALERT_CONFIRM_WINDOWS = envint("FLEETMON_ALERT_CONFIRM_WINDOWS", "2")
+# Shelving (alerts/shelving.py): "until the end of the shift" is the next of these local
+# times in the site's time zone, which is its region's (a site has no zone of its own).
+FLEETMON_SHIFT_BOUNDARIES = os.getenv("FLEETMON_SHIFT_BOUNDARIES", "06:00,14:00,22:00")
+FLEETMON_REGION_TIMEZONES = {
+    "US-W": "America/Los_Angeles",
+    "US-C": "America/Chicago",
+    "US-E": "America/New_York",
+    "US-S": "America/Chicago",
+    **json.loads(os.getenv("FLEETMON_REGION_TIMEZONES", "{}")),
+}
 # Readings stream for the streaming rules (Redis Streams).
 FLEETMON_STREAM_PARTITIONS = envint("FLEETMON_STREAM_PARTITIONS", "4")
 FLEETMON_STREAM_MAXLEN = envint("FLEETMON_STREAM_MAXLEN", "100000")
@@ -381,6 +397,11 @@ FLEETMON_SITE_OFFLINE_SILENCE_MINUTES = envint("FLEETMON_SITE_OFFLINE_SILENCE_MI
 FLEETMON_SITE_OFFLINE_TOGETHER_MINUTES = envint("FLEETMON_SITE_OFFLINE_TOGETHER_MINUTES", "15")
 FLEETMON_SITE_OFFLINE_MIN_DEVICES = envint("FLEETMON_SITE_OFFLINE_MIN_DEVICES", "2")
 FLEETMON_SITE_OFFLINE_LOOKBACK_HOURS = envint("FLEETMON_SITE_OFFLINE_LOOKBACK_HOURS", "24")
+# After a site-offline incident closes, batch model alerts on its devices wait out the restart
+# pull-down (alerts/restart.py): the outage times d / (1 - d) for a device of duty d, within
+# these bounds (the maximum also for a device whose duty is unknown).
+FLEETMON_POST_OUTAGE_MIN_MINUTES = envint("FLEETMON_POST_OUTAGE_MIN_MINUTES", "60")
+FLEETMON_POST_OUTAGE_MAX_MINUTES = envint("FLEETMON_POST_OUTAGE_MAX_MINUTES", "360")
 
 # ---------------------------------------------------------------- security (issue 12)
 # Production sets these from the environment (README "Running in production"); the defaults

@@ -203,15 +203,15 @@ def devices_in_defrost_mode(
 
 def previous_scores(
     *, device_ids: list[str], before: datetime, within: timedelta, minutes: int = 15
-) -> dict[str, tuple[float, bool]]:
-    """Each device's highest production model score, and whether any model flagged, in its
-    latest scored `minutes`-window before `before` (not older than `within`): "the
-    immediately preceding window" of D3."""
+) -> dict[str, tuple[float, bool, datetime]]:
+    """Each device's highest production model score, whether any model flagged, and the
+    window's end, for its latest scored `minutes`-window before `before` (not older than
+    `within`): "the immediately preceding window" of D3."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
             SELECT DISTINCT ON (s.device_id) s.device_id, max(s.anomaly_score),
-                   bool_or(s.anomaly_flag)
+                   bool_or(s.anomaly_flag), s.window_end
             FROM model_scores s JOIN scoring_modelversion v ON v.model_id = s.model_id
             WHERE s.window_end < %s AND s.window_end >= %s AND s.device_id = ANY(%s)
               AND s.deployment_role = 'production' AND v.kind <> 'rules_fallback'
@@ -221,4 +221,4 @@ def previous_scores(
             """,
             [before, before - within, device_ids, minutes],
         )
-        return {device: (score, flagged) for device, score, flagged in cursor.fetchall()}
+        return {device: (score, flagged, end) for device, score, flagged, end in cursor.fetchall()}

@@ -13,7 +13,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from alerts import workflow
+from alerts import maintenance_windows, shelving, workflow
 from alerts.api.alert_detail import AlertDetailSerializer, detail_response, scoped_alert
 from alerts.models import MaintenanceEvent
 from fleetmon.accounts.permissions import CanTriageOrReadOnly
@@ -33,6 +33,13 @@ class ScheduleMaintenanceInput(serializers.Serializer):
     )
     technician_id = serializers.CharField(required=False, allow_blank=True, max_length=150)
     note = serializers.CharField(required=False, allow_blank=True, max_length=NOTE_MAX)
+    quiet_hours = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=24,
+        help_text="also a maintenance window on the device from the scheduled time, this long",
+    )
 
 
 class FalsePositiveInput(serializers.Serializer):
@@ -52,6 +59,21 @@ class EscalateInput(serializers.Serializer):
     level = serializers.ChoiceField(choices=[("L2", "L2"), ("L3", "L3")])
     to = serializers.CharField(max_length=150, help_text="whom the alert is escalated to")
     reason = serializers.CharField(max_length=NOTE_MAX)
+
+
+class ShelveInput(serializers.Serializer):
+    duration = serializers.ChoiceField(
+        choices=shelving.DURATIONS,
+        help_text="1h, 4h, end_of_shift (the site's next shift boundary) or until (give `until`)",
+    )
+    until = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="with duration=until: at most 24 h ahead"
+    )
+    reason = serializers.CharField(max_length=NOTE_MAX, help_text="why it is set aside")
+
+
+class UnshelveInput(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, max_length=NOTE_MAX)
 
 
 class ConflictSerializer(serializers.Serializer):
@@ -75,6 +97,8 @@ class AlertActionView(APIView):
             self.perform(alert, given.validated_data, request.user.username)
         except workflow.IllegalTransition as refused:
             return Response({"detail": str(refused)}, status=status.HTTP_409_CONFLICT)
+        except shelving.InvalidShelve as invalid:
+            raise ValidationError({invalid.field: [str(invalid)]}) from invalid
         return Response(detail_response(alert_id, request.profile))
 
 
@@ -118,15 +142,19 @@ class ScheduleMaintenanceView(AlertActionView):
         return super().post(request, alert_id)
 
     def perform(self, alert, data, actor):
-        workflow.schedule_maintenance(
-            alert_id=alert.pk,
-            actor=actor,
-            event_type=data["event_type"],
-            scheduled_date=data["scheduled_date"],
-            priority=data["priority"],
-            technician_id=data.get("technician_id", ""),
-            note=data.get("note", ""),
-        )
+        try:
+            maintenance_windows.schedule_maintenance_quietly(
+                quiet_hours=data.get("quiet_hours"),
+                alert_id=alert.pk,
+                actor=actor,
+                event_type=data["event_type"],
+                scheduled_date=data["scheduled_date"],
+                priority=data["priority"],
+                technician_id=data.get("technician_id", ""),
+                note=data.get("note", ""),
+            )
+        except maintenance_windows.InvalidWindow as invalid:
+            raise ValidationError({invalid.field: [str(invalid)]}) from invalid
 
 
 class FalsePositiveView(AlertActionView):
@@ -189,3 +217,35 @@ class EscalateView(AlertActionView):
             to=data["to"],
             reason=data["reason"],
         )
+
+
+class ShelveView(AlertActionView):
+    input_serializer = ShelveInput
+
+    @action_schema(
+        "alert_shelve",
+        ShelveInput,
+        "shelve an active alert: out of the queue and silent until it expires (max 24 h)",
+    )
+    def post(self, request, alert_id):
+        return super().post(request, alert_id)
+
+    def perform(self, alert, data, actor):
+        shelving.alert_shelve(
+            alert_id=alert.pk,
+            actor=actor,
+            duration=data["duration"],
+            until=data.get("until"),
+            reason=data["reason"],
+        )
+
+
+class UnshelveView(AlertActionView):
+    input_serializer = UnshelveInput
+
+    @action_schema("alert_unshelve", UnshelveInput, "bring a shelved alert back to the queue")
+    def post(self, request, alert_id):
+        return super().post(request, alert_id)
+
+    def perform(self, alert, data, actor):
+        shelving.alert_unshelve(alert_id=alert.pk, actor=actor, note=data.get("note", ""))

@@ -264,6 +264,8 @@ class AlertDetailSerializer(serializers.ModelSerializer):
             "runbook",
             "allowed_actions",
             "suppressed_repeats",
+            "shelved_until",
+            "maintenance_window",
         ]
 
 

@@ -25,7 +25,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from alerts import workflow
+from alerts import shelving, workflow
 from alerts.models import AlertStatus, AlertType, DeviceAlert, SavedView, Severity
 from alerts.queue import (
     ALERT_FIELDS,
@@ -88,6 +88,11 @@ class QueueFilterSerializer(serializers.Serializer):
     include_suppressed = serializers.BooleanField(
         required=False, default=False, help_text="also list alerts suppressed as duplicates"
     )
+    shelved = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="the Shelved view: only shelved alerts (otherwise shelved ones are left out)",
+    )
 
     def validate(self, attrs):
         after, before = attrs.get("created_after"), attrs.get("created_before")
@@ -108,6 +113,7 @@ class QueueFilterSerializer(serializers.Serializer):
             created_before=data.get("created_before"),
             q=(data.get("q") or "").strip(),
             include_suppressed=data.get("include_suppressed", False),
+            shelved=data.get("shelved", False),
             **navigation,
         )
 
@@ -163,6 +169,10 @@ class AlertRowSerializer(serializers.Serializer):
     sla_breached = serializers.BooleanField()
     escalation_level = serializers.CharField()
     storm_id = serializers.IntegerField(allow_null=True)
+    shelved_until = serializers.DateTimeField(allow_null=True, help_text="set while shelved")
+    device_out_of_service_until = serializers.DateTimeField(
+        allow_null=True, required=False, help_text="set while the device is out of service"
+    )
 
 
 class StormRowSerializer(serializers.Serializer):
@@ -318,7 +328,9 @@ async def _pulled_async(chunks):
 
 
 class BulkActionSerializer(serializers.Serializer):
-    action = serializers.ChoiceField(choices=["acknowledge", "mark_false_positive", "resolve"])
+    action = serializers.ChoiceField(
+        choices=["acknowledge", "mark_false_positive", "resolve", "shelve", "unshelve"]
+    )
     alert_ids = serializers.ListField(
         child=serializers.UUIDField(), min_length=1, max_length=BULK_LIMIT
     )
@@ -334,10 +346,31 @@ class BulkActionSerializer(serializers.Serializer):
         allow_blank=True,
         default="",
         max_length=2000,
-        help_text="mark_false_positive: why (required; goes to the retraining labels)",
+        help_text="mark_false_positive: why (required; goes to the retraining labels); "
+        "shelve: why (required)",
+    )
+    duration = serializers.ChoiceField(
+        choices=shelving.DURATIONS, required=False, help_text="shelve: how long (required)"
+    )
+    until = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="shelve with duration=until: at most 24 h"
     )
 
     def validate(self, attrs):
+        if attrs["action"] == "shelve":
+            if not attrs["reason"].strip():
+                raise ValidationError({"reason": ["a reason is required to shelve"]})
+            if "duration" not in attrs:
+                raise ValidationError({"duration": ["how long to shelve is required"]})
+            try:  # the same checks the service makes, answered before touching any alert
+                shelving.shelve_expiry(
+                    duration=attrs["duration"],
+                    region="",
+                    now=timezone.now(),
+                    until=attrs.get("until"),
+                )
+            except shelving.InvalidShelve as invalid:
+                raise ValidationError({invalid.field: [str(invalid)]}) from invalid
         if attrs["action"] == "mark_false_positive" and not attrs["reason"].strip():
             raise ValidationError({"reason": ["a reason is required to mark false positives"]})
         if attrs["action"] == "resolve" and not attrs["note"].strip():
@@ -351,6 +384,9 @@ class BulkResultSerializer(serializers.Serializer):
     http_status = serializers.IntegerField(help_text="200, 409 or 404: as a single action")
     detail = serializers.CharField(allow_blank=True)
     status = serializers.CharField(allow_null=True, help_text="the alert's status afterwards")
+    shelved_until = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="afterwards"
+    )
 
 
 class BulkResponseSerializer(serializers.Serializer):
@@ -366,6 +402,16 @@ def _bulk_one(data: dict, alert_id, actor: str) -> workflow.Outcome:
         return workflow.acknowledge(alert_id=alert_id, actor=actor, note=data["note"])
     if action == "mark_false_positive":
         return workflow.mark_false_positive(alert_id=alert_id, actor=actor, reason=data["reason"])
+    if action == "shelve":
+        return shelving.alert_shelve(
+            alert_id=alert_id,
+            actor=actor,
+            duration=data["duration"],
+            until=data.get("until"),
+            reason=data["reason"],
+        )
+    if action == "unshelve":
+        return shelving.alert_unshelve(alert_id=alert_id, actor=actor, note=data["note"])
     return workflow.resolve(alert_id=alert_id, actor=actor, note=data["note"])
 
 
@@ -397,13 +443,14 @@ class AlertBulkView(APIView):
             else:
                 try:
                     outcome = _bulk_one(data, alert_id, actor)
-                except workflow.IllegalTransition as exc:
+                except (workflow.IllegalTransition, shelving.InvalidShelve) as exc:
                     result |= {"result": "conflict", "http_status": 409, "detail": str(exc)}
                 except DeviceAlert.DoesNotExist:
                     result |= {"result": "not_found", "http_status": 404, "detail": NOT_FOUND}
                 else:
                     result |= {"result": "ok", "http_status": 200, "detail": ""}
                     result["status"] = outcome.alert.status
+                    result["shelved_until"] = outcome.alert.shelved_until
             results.append(result)
         succeeded = sum(r["result"] == "ok" for r in results)
         return Response(

@@ -100,7 +100,7 @@ def _related(user, name: str):
         return None
 
 
-def alert_route(*, alert_id, now: datetime | None = None) -> list[int]:
+def alert_route(*, alert_id, round: int = 0, now: datetime | None = None) -> list[int]:
     """Create the Notification rows the alert calls for now; return the ids of new rows.
 
     Idempotent: a (alert, channel, recipient) already recorded is left alone, so routing
@@ -110,6 +110,10 @@ def alert_route(*, alert_id, now: datetime | None = None) -> list[int]:
     now = now or timezone.now()
     alert = DeviceAlert.objects.filter(pk=alert_id).first()
     if alert is None:
+        return []
+    if alert.shelved_until is not None and alert.shelved_until > now:
+        # Shelved (alerts.shelving): silent until it comes back, when it is routed again.
+        logger.info("alert %s is shelved: not routed", alert_id)
         return []
     deliveries = route(facts_of(alert), people_for(alert), team_webhook=team_webhook())
     if alert.storm_id:
@@ -128,6 +132,7 @@ def alert_route(*, alert_id, now: datetime | None = None) -> list[int]:
                 alert=alert,
                 channel=delivery.channel,
                 recipient=delivery.recipient,
+                round=round,
                 defaults={"reason": delivery.reason, "created_at": now},
             )
             if created:

@@ -14,15 +14,15 @@ _ALERT_UID = "alerts.notifications.alert_created"
 _EVENT_UID = "alerts.notifications.alert_escalated"
 
 
-def _queue_routing(alert_id) -> None:
+def queue_routing(alert_id, *, round: int = 0) -> None:
     from alerts.notifications.tasks import route_alert_task
 
-    transaction.on_commit(lambda: route_alert_task.delay(str(alert_id)), robust=True)
+    transaction.on_commit(lambda: route_alert_task.delay(str(alert_id), round), robust=True)
 
 
 def on_alert_saved(sender, instance: DeviceAlert, created: bool, **kwargs) -> None:
     if created and not instance.suppressed:
-        _queue_routing(instance.pk)
+        queue_routing(instance.pk)
 
 
 def on_event_saved(sender, instance: AlertEvent, created: bool, **kwargs) -> None:
@@ -30,7 +30,7 @@ def on_event_saved(sender, instance: AlertEvent, created: bool, **kwargs) -> Non
     # SLA sweep raising the level to L2/L3 (domain §7.3): routing again reaches whoever
     # the alert's new state adds.
     if created and instance.kind == "escalated":
-        _queue_routing(instance.alert_id)
+        queue_routing(instance.alert_id)
 
 
 def is_connected() -> bool:

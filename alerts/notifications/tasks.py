@@ -19,9 +19,9 @@ def backoff_seconds(retries: int) -> float:
 
 
 @shared_task(time_limit=60, soft_time_limit=50)
-def route_alert_task(alert_id: str) -> int:
+def route_alert_task(alert_id: str, round: int = 0) -> int:
     """Record who hears of the alert, and start one delivery task per new recipient."""
-    created = alert_route(alert_id=alert_id)
+    created = alert_route(alert_id=alert_id, round=round)
     for notification_id in created:
         deliver_notification_task.delay(notification_id)
     return len(created)

@@ -24,6 +24,9 @@ EVENT_LABELS = {
     "resolved": "Resolved",
     "escalated": "Escalated",
     "sla_breached": "SLA breached",
+    "shelved": "Shelved",
+    "unshelved": "Back from the shelf",
+    "suppressed_by_window": "Suppressed by a maintenance window",
 }
 CHART_BEFORE = timedelta(hours=12)
 CHART_AFTER = timedelta(hours=6)
@@ -63,5 +66,6 @@ def alert_page(request, alert_id):
         "event_types": MaintenanceEvent.EventType.choices,
         "priorities": MaintenanceEvent.Priority.choices,
         "levels": LEVELS[1:],
+        "now": timezone.now(),
     }
     return render(request, "alerts/alert.html", context)

@@ -78,6 +78,7 @@ def alert_queue(request):
             "created_after": _local_input(selected.get("created_after")),
             "created_before": _local_input(selected.get("created_before")),
             "include_suppressed": selected.get("include_suppressed", False),
+            "shelved": filters.shelved,
         },
         "sites": scoped_sites(profile).values_list("site_id", "site_name")[:SITE_SUGGESTIONS],
         "models": sorted({*DETECTORS, *RULES}),
@@ -92,6 +93,7 @@ def alert_queue(request):
             "query": _query_string(params),
             "statuses": list(filters.statuses),
             "includeSuppressed": filters.include_suppressed,
+            "shelved": filters.shelved,
             "canTriage": profile.can_triage,
             "lastEventId": last_event_id,
             "statusLabels": STATUS_LABELS,
@@ -135,8 +137,13 @@ def _decorate(row: dict, now: datetime) -> dict:
         "created_at": created.isoformat(),
         "sla_text": sla_text(deadline, status, row.get("sla_breached", False), now),
         "sla_late": (status == AlertStatus.OPEN and deadline <= now) or row.get("sla_breached"),
+        "shelved_text": _utc_text(row.get("shelved_until")),
         "age_text": age_text(now - created),
     }
+
+
+def _utc_text(stamp: str | None) -> str:
+    return f"{datetime.fromisoformat(stamp).astimezone(UTC):%Y-%m-%d %H:%M} UTC" if stamp else ""
 
 
 def sla_text(deadline: datetime, status: str, breached: bool, now: datetime) -> str:

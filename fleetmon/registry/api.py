@@ -4,6 +4,8 @@ sites with their devices; the management overview. Everything is cut to the user
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -20,6 +22,7 @@ from fleetmon.readings.api import RANGES
 from fleetmon.registry import summaries
 from fleetmon.registry.charts import score_figure
 from fleetmon.registry.models import Device
+from fleetmon.registry.out_of_service import current_period
 from fleetmon.registry.overview import SEVERITIES, fleet_overview
 
 # ---------------------------------------------------------------- serializers
@@ -97,13 +100,29 @@ class DeviceSerializer(serializers.ModelSerializer):
         ]
 
 
+class OutOfServiceSerializer(serializers.Serializer):
+    reason = serializers.CharField()
+    started_at = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+    taken_by = serializers.CharField()
+
+
 class DeviceDetailSerializer(DeviceSerializer):
     open_alerts = AlertBriefSerializer(many=True)
     maintenance = MaintenanceSerializer(many=True)
     latest_scores = LatestScoreSerializer(many=True)
+    out_of_service = OutOfServiceSerializer(
+        allow_null=True, help_text="the current out-of-service period; null when in service"
+    )
 
     class Meta(DeviceSerializer.Meta):
-        fields = [*DeviceSerializer.Meta.fields, "open_alerts", "maintenance", "latest_scores"]
+        fields = [
+            *DeviceSerializer.Meta.fields,
+            "open_alerts",
+            "maintenance",
+            "latest_scores",
+            "out_of_service",
+        ]
 
 
 class RangeSerializer(serializers.Serializer):
@@ -157,6 +176,11 @@ class SiteDeviceSerializer(serializers.Serializer):
     anomaly_trend = serializers.CharField()
     last_reading_at = serializers.DateTimeField(allow_null=True)
     open_alert_count = serializers.IntegerField()
+    out_of_service_until = serializers.SerializerMethodField()
+
+    def get_out_of_service_until(self, device) -> datetime | None:
+        """Set while the device is out of service (a lapsed period reads as null)."""
+        return device.out_of_service_until if device.is_out_of_service(timezone.now()) else None
 
 
 class SiteDetailSerializer(SiteSerializer):
@@ -169,8 +193,9 @@ def _severity_counts() -> serializers.DictField:
 
 
 class DevicesMonitoredSerializer(serializers.Serializer):
-    active = serializers.IntegerField()
+    active = serializers.IntegerField(help_text="active devices in service")
     by_health = _severity_counts()
+    out_of_service = serializers.IntegerField(help_text="active devices out of service")
 
 
 class WeekOverWeekSerializer(serializers.Serializer):
@@ -223,6 +248,7 @@ def device_detail(profile, device_id: str) -> dict:
     device.open_alerts = list(summaries.open_alerts(device=device)[: summaries.OPEN_ALERT_LIMIT])
     device.maintenance = list(summaries.maintenance_history(device))
     device.latest_scores = summaries.latest_scores(device)
+    device.out_of_service = current_period(device, timezone.now())
     return device
 
 
@@ -310,6 +336,9 @@ class SiteListView(GenericAPIView):
 def site_detail(profile, site_id: str):
     site = get_object_or_404(summaries.sites_with_stats(scoped_sites(profile)), pk=site_id)
     site.devices_list = list(summaries.site_devices(site))
+    now = timezone.now()
+    for device in site.devices_list:
+        device.out_of_service_now = device.is_out_of_service(now)
     site.open_alerts = list(summaries.open_alerts(site=site)[: summaries.OPEN_ALERT_LIMIT])
     return site
 

@@ -120,6 +120,9 @@ class Device(models.Model):
     # Bit i set = sensor i of fleetmon.sensors.SENSORS reported a value recently; a set bit
     # whose sensor arrives null raises SENSOR_GAP. Grown by ingest, re-derived hourly.
     reporting_sensors = models.IntegerField(default=0)
+    # Out of service (ISA-18.2, fleetmon.registry.out_of_service) until then: it raises no
+    # alert and counts in no fleet figure. The reason and who did it: its OutOfServicePeriod.
+    out_of_service_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["device_id"]
@@ -127,6 +130,47 @@ class Device(models.Model):
 
     def __str__(self) -> str:
         return self.device_id
+
+    def is_out_of_service(self, now) -> bool:
+        return self.out_of_service_until is not None and self.out_of_service_until > now
+
+
+def in_service(now, *, prefix: str = "") -> models.Q:
+    """Devices (or rows linked to one through `prefix`, e.g. "device__") in service at `now`:
+    an out-of-service period past its "until" counts as over before the sweep closes it."""
+    until = f"{prefix}out_of_service_until"
+    return models.Q(**{f"{until}__isnull": True}) | models.Q(**{f"{until}__lte": now})
+
+
+class OutOfServicePeriod(models.Model):
+    """A device taken out of service: who, when, why, until when, and how it came back."""
+
+    device = models.ForeignKey(
+        Device, on_delete=models.CASCADE, related_name="out_of_service_periods"
+    )
+    reason = models.TextField()
+    started_at = models.DateTimeField()
+    until = models.DateTimeField()
+    taken_by = models.CharField(max_length=150)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.CharField(max_length=150, blank=True)  # a username, or "system" at until
+    end_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        constraints = [
+            # One open period per device: taking it out twice is refused, not stacked.
+            models.UniqueConstraint(
+                fields=["device"],
+                condition=models.Q(ended_at__isnull=True),
+                name="out_of_service_open",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.device_id} out of service {self.started_at:%Y-%m-%d %H:%M}-{self.until:%H:%M}"
+        )
 
 
 class FleetToken(models.Model):

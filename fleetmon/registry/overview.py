@@ -3,7 +3,8 @@ week, SLA compliance and mean time to maintenance after HIGH alerts.
 
 Each figure is a function over querysets the caller has cut to a user's scope, with `now`
 passed in, so tests pin it on crafted data. Suppressed alerts (D6 duplicates of an active
-one) are not alerts anyone handles, so no figure counts them. Weeks are rolling 7-day spans
+one) are not alerts anyone handles, so no figure counts them; nor does any figure count
+devices out of service or their alerts. Weeks are rolling 7-day spans
 ending `now`: a calendar week would compare a partial week with a whole one.
 """
 
@@ -14,7 +15,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Count, F, Min, OuterRef, Q, QuerySet, Subquery
 
-from fleetmon.registry.models import HealthStatus
+from fleetmon.registry.models import HealthStatus, in_service
 
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
 WEEK = timedelta(days=7)
@@ -25,13 +26,16 @@ MTTM_PERIOD = timedelta(days=30)
 MTTM_SEVERITIES = ("HIGH", "CRITICAL")
 
 
-def devices_monitored(devices: QuerySet) -> dict:
-    """Active devices, and how many are in each D14 health state."""
+def devices_monitored(devices: QuerySet, *, now: datetime) -> dict:
+    """Active devices in service, how many are in each D14 health state, and how many
+    are out of service (counted apart, in no other figure)."""
     active = devices.filter(is_active=True)
-    counts = dict(active.order_by().values_list("health_status").annotate(n=Count("pk")))
+    monitored = active.filter(in_service(now))
+    counts = dict(monitored.order_by().values_list("health_status").annotate(n=Count("pk")))
     return {
         "active": sum(counts.values()),
         "by_health": {h.value: counts.get(h.value, 0) for h in HealthStatus},
+        "out_of_service": active.exclude(in_service(now)).count(),
     }
 
 
@@ -156,11 +160,13 @@ def time_to_maintenance(
 
 
 def fleet_overview(*, devices: QuerySet, alerts: QuerySet, now: datetime) -> dict:
-    """Everything the overview page and API show."""
+    """Everything the overview page and API show. Devices out of service, and their alerts,
+    are in no figure (fleetmon.registry.out_of_service)."""
+    alerts = alerts.filter(in_service(now, prefix="device__"))
     weeks = alerts_per_week(alerts, now=now)
     return {
         "generated_at": now,
-        "devices": devices_monitored(devices),
+        "devices": devices_monitored(devices, now=now),
         "week_over_week": week_over_week(weeks),
         "weeks": weeks,
         "sla": sla_compliance(alerts, now=now),

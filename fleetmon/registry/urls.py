@@ -6,7 +6,7 @@
 from django.urls import path
 
 from alerts.api import thresholds
-from fleetmon.registry import api, profiles_api, views
+from fleetmon.registry import api, out_of_service_api, profiles_api, views
 
 DEVICE_API = "api/v1/devices/<str:device_id>/"
 COHORT_API = "api/v1/cohorts/<path:cohort_id>/"  # cohort ids hold a slash: WF-5HP/temperate
@@ -24,6 +24,16 @@ urlpatterns = [
         f"{DEVICE_API}score-chart/",
         api.DeviceScoreChartView.as_view(),
         name="api-device-score-chart",
+    ),
+    path(
+        f"{DEVICE_API}out-of-service/",
+        out_of_service_api.TakeOutOfServiceView.as_view(),
+        name="api-device-out-of-service",
+    ),
+    path(
+        f"{DEVICE_API}return-to-service/",
+        out_of_service_api.ReturnToServiceView.as_view(),
+        name="api-device-return-to-service",
     ),
     path(
         f"{DEVICE_API}thresholds/",

@@ -96,7 +96,9 @@ def site_page(request, site_id: str):
     """A site in scope (else 404): its devices, worst first, and its open alerts."""
     site = site_detail(request.profile, site_id)
     site.health_status = summaries.site_health(site)
-    return render(request, "registry/site.html", {"site": site})
+    return render(
+        request, "registry/site.html", {"site": site, "can_triage": request.profile.can_triage}
+    )
 
 
 def _percent(share: float | None) -> str:

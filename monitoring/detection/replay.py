@@ -349,8 +349,8 @@ def _fault_cases(generator, faults, symptoms) -> list[FaultCase]:
 
 
 def first_symptoms(layout, faults, events, config: ReplayConfig) -> dict:
-    """When each compressor fault first showed: the first minute from its onset at which a
-    healthy twin of the device (same seed, same events, no fault) runs its compressor. A
+    """When each compressor fault first showed: the first reading after its onset at which
+    a healthy twin of the device (same seed, same events, no fault) runs its compressor. A
     dead or overloaded compressor, or a lost low side, cannot show while the compressor
     would be resting anyway. The twin simulates only the faulty devices: their physics is
     their own, so it matches the fleet's minute for minute."""
@@ -375,7 +375,11 @@ def first_symptoms(layout, faults, events, config: ReplayConfig) -> dict:
     symptoms = {}
     for fault in chosen:
         rows = running[
-            (running["device_id"] == fault.device_id) & (running["timestamp"] >= fault.start)
+            # TRICKY: strictly after. A minute's reading is the state at its start, before
+            # anything that happens in that minute: the onset minute's reading cannot carry
+            # the fault (a compressor dying at the end of its run looks like a cut-out, and
+            # only shows when its next run is due).
+            (running["device_id"] == fault.device_id) & (running["timestamp"] > fault.start)
         ]
         if len(rows):
             symptoms[fault] = rows["timestamp"].iloc[0].to_pydatetime()

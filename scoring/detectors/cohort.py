@@ -15,9 +15,16 @@ import numpy as np
 import pandas as pd
 
 from scoring.detectors.base import Detector
+from scoring.detectors.context_guard import ContextGuard
 from scoring.detectors.isolation_forest import (
+    AMBIENT_PARAMS,
     FOREST_PARAMS,
+    GUARD_PARAMS,
     CalibratedForest,
+    fit_guard,
+    fit_slopes,
+    guarded,
+    relative,
     validate_forest_params,
 )
 from scoring.features import FEATURE_NAMES
@@ -37,11 +44,18 @@ class CohortIsolationForestDetector(Detector):
     kind: ClassVar[str] = "cohort_isolation_forest"
     default_threshold: ClassVar[float] = 0.7
     default_features: ClassVar[tuple[str, ...]] = FEATURE_NAMES
-    default_params: ClassVar[dict[str, Any]] = {**FOREST_PARAMS, "min_cohort_rows": 200}
+    default_params: ClassVar[dict[str, Any]] = {
+        **FOREST_PARAMS,
+        **GUARD_PARAMS,
+        **AMBIENT_PARAMS,
+        "min_cohort_rows": 200,
+    }
     required_columns: ClassVar[tuple[str, ...]] = ("device_id", "cohort_id")
 
     _fleet: CalibratedForest | None = None
     _cohorts: dict[str, CalibratedForest] | None = None
+    _guard: ContextGuard | None = None
+    _slopes: dict[str, np.ndarray] | None = None
 
     @property
     def cohorts(self) -> tuple[str, ...]:
@@ -58,27 +72,36 @@ class CohortIsolationForestDetector(Detector):
     def _fit(self, frame: pd.DataFrame, values: np.ndarray) -> None:
         """Fit the fleet forest, then one forest per cohort with enough rows."""
         seed = self.params["random_state"]
+        keys = cohort_keys(frame["cohort_id"])
+        own = [
+            cohort
+            for cohort in sorted({k for k in keys if k is not None})
+            if (keys == cohort).sum() >= self.params["min_cohort_rows"]
+        ]
+        slopes = fit_slopes(frame, values, self.feature_names, self.params)
+        # A cohort without its own forest is judged as the fleet, ambient slopes included.
+        self._slopes = slopes and {k: v for k, v in slopes.items() if k in ("", *own)}
+        values = relative(frame, values, self.feature_names, self._slopes)
         self._fleet = CalibratedForest.fit(
             values, params=self.params, threshold=self.threshold, random_state=seed
         )
-        keys = cohort_keys(frame["cohort_id"])
-        cohorts: dict[str, CalibratedForest] = {}
-        for cohort in sorted({k for k in keys if k is not None}):
-            mask = keys == cohort
-            if mask.sum() >= self.params["min_cohort_rows"]:
-                cohorts[cohort] = CalibratedForest.fit(
-                    values[mask],
-                    params=self.params,
-                    threshold=self.threshold,
-                    random_state=cohort_seed(seed, cohort),
-                )
-        self._cohorts = cohorts
+        self._cohorts = {
+            cohort: CalibratedForest.fit(
+                values[keys == cohort],
+                params=self.params,
+                threshold=self.threshold,
+                random_state=cohort_seed(seed, cohort),
+            )
+            for cohort in own
+        }
+        self._guard = fit_guard(frame, self.params)
 
     def _score(
         self, frame: pd.DataFrame, values: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Score each row with its cohort's forest, or the fleet forest."""
         assert self._fleet is not None and self._cohorts is not None
+        values = relative(frame, values, self.feature_names, self._slopes)
         rows: dict[str | None, list[int]] = {}
         for i, key in enumerate(cohort_keys(frame["cohort_id"])):
             rows.setdefault(key if key in self._cohorts else None, []).append(i)
@@ -89,4 +112,5 @@ class CohortIsolationForestDetector(Detector):
         for key, positions in rows.items():
             forest = self._fleet if key is None else self._cohorts[key]
             raw[positions], score[positions], z[positions] = forest.score(values[positions])
+        score = guarded(score, frame, self._guard, self.params)
         return raw, score, score > self.threshold, z

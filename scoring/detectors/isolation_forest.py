@@ -3,7 +3,8 @@
 Django-free. Raw score = -`score_samples` (the paper's anomaly score, larger = more anomalous),
 mapped to [0, 1] by a `ScoreCalibration` learned on the training rows, so a row's score does
 not depend on the batch it is scored in. Contributors are the 5 features furthest from the
-training mean in training standard deviations (§8).
+training mean in training standard deviations (§8). A window whose weather or door is far
+from its device's usual is capped below HIGH (scoring.detectors.context_guard).
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import IsolationForest
 
+from scoring.detectors import weather
 from scoring.detectors.base import Detector, z_scores
 from scoring.detectors.calibration import ScoreCalibration
+from scoring.detectors.context_guard import ContextGuard
+from scoring.detectors.statistical import MEDIUM_CAP
 from scoring.features import FEATURE_NAMES
 
 FOREST_PARAMS: dict[str, Any] = {
@@ -25,6 +29,12 @@ FOREST_PARAMS: dict[str, Any] = {
     "random_state": 42,
     "max_samples": "auto",
 }
+# The context guard (context_guard.py): sigma of the device's own ambient or door-open
+# fraction beyond which a window is not paged for (0: off), and the windows a device needs
+# before its own history stands for it (else its cohort's, else the fleet's).
+GUARD_PARAMS: dict[str, Any] = {"context_guard_z": 3.0, "context_min_windows": 8}
+# Judge the condensing side net of what the ambient explains (weather.ambient_relative).
+AMBIENT_PARAMS: dict[str, Any] = {"ambient_relative": True}
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,43 @@ def _raw_scores(
     return -forest.score_samples(np.clip(values, low, high))
 
 
+def fit_slopes(
+    frame: pd.DataFrame, values: np.ndarray, names, params: dict[str, Any]
+) -> dict[str, np.ndarray] | None:
+    """Each cohort's ambient slopes, unless the params turn ambient-relative features off."""
+    if not params.get("ambient_relative") or weather.AMBIENT not in names:
+        return None
+    if "cohort_id" not in frame:
+        frame = frame.assign(cohort_id=None)
+    return weather.ambient_slopes(frame, values, names)
+
+
+def relative(
+    frame: pd.DataFrame, values: np.ndarray, names, slopes: dict[str, np.ndarray] | None
+) -> np.ndarray:
+    """The values a forest sees: ambient-relative when it learned slopes."""
+    if slopes is None or len(values) == 0:
+        return values
+    return weather.ambient_relative(frame, values, names, slopes)
+
+
+def fit_guard(frame: pd.DataFrame, params: dict[str, Any]) -> ContextGuard | None:
+    """The context guard of the training windows, unless the params turn it off."""
+    if not float(params.get("context_guard_z", 0)) > 0:
+        return None
+    return ContextGuard.fit(frame, min_windows=int(params["context_min_windows"]))
+
+
+def guarded(
+    score: np.ndarray, frame: pd.DataFrame, guard: ContextGuard | None, params: dict[str, Any]
+) -> np.ndarray:
+    """Cap below HIGH the scores of windows whose context the device has not seen."""
+    if guard is None:
+        return score
+    unusual = guard.unusual(frame, guard=float(params["context_guard_z"]))
+    return np.where(unusual, np.minimum(score, MEDIUM_CAP), score)
+
+
 def validate_forest_params(params: dict[str, Any]) -> None:
     """Raise ValueError for forest params that would break calibration or determinism."""
     if not 0.0 < float(params["contamination"]) < 0.5:
@@ -98,9 +145,12 @@ class IsolationForestDetector(Detector):
     kind: ClassVar[str] = "isolation_forest"
     default_threshold: ClassVar[float] = 0.7
     default_features: ClassVar[tuple[str, ...]] = FEATURE_NAMES
-    default_params: ClassVar[dict[str, Any]] = dict(FOREST_PARAMS)
+    default_params: ClassVar[dict[str, Any]] = {**FOREST_PARAMS, **GUARD_PARAMS, **AMBIENT_PARAMS}
 
     _forest: CalibratedForest | None = None
+    # None: no guard, no slopes (turned off, or an artifact from before them).
+    _guard: ContextGuard | None = None
+    _slopes: dict[str, np.ndarray] | None = None
 
     def _validate_config(self) -> None:
         """Check threshold and forest params."""
@@ -109,17 +159,22 @@ class IsolationForestDetector(Detector):
 
     def _fit(self, frame: pd.DataFrame, values: np.ndarray) -> None:
         """Fit the fleet forest and its calibration."""
+        self._slopes = fit_slopes(frame, values, self.feature_names, self.params)
         self._forest = CalibratedForest.fit(
-            values,
+            relative(frame, values, self.feature_names, self._slopes),
             params=self.params,
             threshold=self.threshold,
             random_state=self.params["random_state"],
         )
+        self._guard = fit_guard(frame, self.params)
 
     def _score(
         self, frame: pd.DataFrame, values: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Score rows against the fleet forest."""
         assert self._forest is not None  # guaranteed by Detector.score's fitted check
-        raw, score, z = self._forest.score(values)
+        raw, score, z = self._forest.score(
+            relative(frame, values, self.feature_names, self._slopes)
+        )
+        score = guarded(score, frame, self._guard, self.params)
         return raw, score, score > self.threshold, z

@@ -10,7 +10,10 @@ Django-free. Three pieces the baseline detectors share:
   covariates and stay as they are;
 - `unusual_weather`: where the ambient is outside a device's own experience, the condensing
   side answers the weather, not a fault, past what a straight line explains (a unit at its
-  capacity limit runs flat out): those z become 0 and the caller caps the severity.
+  capacity limit runs flat out): those z become 0 and the caller caps the severity;
+- `ambient_relative`: the residuals, with the ambient itself held constant, for a model
+  with no covariates of its own (an Isolation Forest would otherwise isolate a hot-climate
+  device's every afternoon, or split on the weather itself).
 """
 
 from __future__ import annotations
@@ -130,3 +133,18 @@ def unusual_weather(z: np.ndarray, names: Sequence[str], *, guard: float) -> np.
         odd |= hot
     z[:, [i for i, n in enumerate(names) if n.startswith(COVARIATE_PREFIX)]] = 0.0
     return odd
+
+
+def ambient_relative(
+    frame: pd.DataFrame,
+    values: np.ndarray,
+    names: Sequence[str],
+    slopes: dict[str, np.ndarray],
+) -> np.ndarray:
+    """`residualise`, with the ambient features set to 0: the weather is no fault, and a
+    constant column is never split on."""
+    if "cohort_id" not in frame:
+        frame = frame.assign(cohort_id=None)
+    out = residualise(frame, values, names, slopes)
+    out[:, [i for i, n in enumerate(names) if n.startswith(COVARIATE_PREFIX)]] = 0.0
+    return out

@@ -39,6 +39,9 @@ BASELINE_MIN = 20
 # day: rests stretch in the cool of the night and shrink in the afternoon (physics §1).
 REST_MIN_HOURS = 20
 REST_MIN_COUNT = 6
+# Rests in the last few hours before they say what a rest looks like now: a slow cycler
+# rests only once or twice an hour.
+RECENT_REST_MIN_COUNT = 5
 # Defrosts remembered to learn the device's interval and usual length.
 DEFROST_MEMORY = 7
 # Hard cap of the coil window (the cooling window is at most 60 min of readings).
@@ -209,6 +212,18 @@ class DeviceContext:
         ended = self.defrost_ended
         return ended is not None and now < ended + t.post_defrost_minutes * 60
 
+    def rest_disturbed(self, t: Thresholds) -> bool:
+        """The current rest began after a defrost, in its recovery, or in a restart: how long
+        it lasts depends on how far the pull-down overshot, not on the thermostat's usual
+        cycle. (A rest that a defrost interrupted is not: the compressor must start after
+        the drip.)"""
+        start, ended = self.since, self.defrost_ended
+        if start is None:
+            return True
+        if ended is not None and ended <= start < ended + t.post_defrost_minutes * 60:
+            return True
+        return self.restart_until is not None and start < self.restart_until
+
     def restarting(self, now: float) -> bool:
         return self.restart_until is not None and now < self.restart_until
 
@@ -245,6 +260,14 @@ class DeviceContext:
         if rests < REST_MIN_COUNT:
             return None
         return longest, self.rest_peak.stats(now)[2]
+
+    def recent_rests(self, now: float, hours: int) -> tuple[float, float] | None:
+        """(longest normal rest in min, highest coil over its running level in K) over the
+        last `hours` hours, when they held enough rests to say what one looks like now."""
+        _, rests, longest = self.rest_long.stats(now, hours)
+        if rests < RECENT_REST_MIN_COUNT:
+            return None
+        return longest, self.rest_peak.stats(now, hours)[2]
 
     def usual_defrost_minutes(self) -> float | None:
         """The device's own usual defrost length, once it has done two."""

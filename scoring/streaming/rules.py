@@ -91,15 +91,22 @@ def overload(c: DeviceContext, r: Reading, now: float, t: Thresholds) -> Check |
     if amps is None:
         return None
     run = c.amps_run.value(now, BASELINE_MIN)
-    limit, relative = t.compressor_overload_amps, False
-    if run is not None and t.overload_factor * run < limit:
-        limit, relative = t.overload_factor * run, True
-    # The clear level keeps the trip level's proportion, for the backstop too.
+    # Pull-downs (a run's first minutes, after defrost or a power loss) draw up to about
+    # 1.5x; a steady run stays near its running level (physics §1), so a binding
+    # compressor shows there at a lower multiple.
+    factor = min(t.overload_steady_factor, t.overload_factor)
+    if not c.steady(now, t):
+        factor = t.overload_factor
+    limit = t.compressor_overload_amps
+    # The backstop's clear level keeps the proportion of the relative ones.
     clear = limit * min(1.0, t.overload_clear_factor / t.overload_factor)
+    relative = run is not None and factor * run < limit
+    if relative:
+        limit, clear = factor * run, min(t.overload_clear_factor, factor) * run
     trip = amps > limit
     context = ""
     if trip:
-        why = f"{t.overload_factor:g}x its running {run:.1f} A" if relative else "the backstop"
+        why = f"{factor:g}x its running {run:.1f} A" if relative else "the backstop"
         context = f"{amps:.1f} A, over {limit:.1f} A ({why})"
     return Check(trip, amps < clear, amps, limit, context)
 
@@ -126,23 +133,31 @@ def vibration(c: DeviceContext, r: Reading, now: float, t: Thresholds) -> Check 
 
 
 def pressure(c: DeviceContext, r: Reading, now: float, t: Thresholds) -> Check | None:
-    """Low side far below the device's running low side, only during a steady run."""
+    """Low side far below the device's running low side while the compressor pumps."""
     value = r.number(PRESSURE_LOW_SIDE)
-    # Off-cycle equalisation, restart and post-defrost pull-downs move the low side 20-40 %
-    # by design (physics §1): only a steady run says anything about a loss.
-    if value is None or not c.steady(now, t):
+    # A resting compressor equalises and a defrost warms the coil (physics §1): neither
+    # says anything about a loss. A run is confirmed by two readings; a silent current
+    # sensor after that does not stop it.
+    if value is None or c.running is not True or c.on_now is False or c.defrost_active:
         return None
     base = c.lp_run.value(now, BASELINE_MIN)
     if base is None:
         return None
-    limit = (1 - t.pressure_drop_fraction) * base
-    clear = (1 - min(t.pressure_clear_fraction, t.pressure_drop_fraction)) * base
+    # Restart and post-defrost pull-downs come down 20-40 % from an equalised low side
+    # that starts well above the running one: they approach it from above, so a low side
+    # far under it is a loss from the run's first minute. Off a steady run (its first
+    # minutes, defrost recovery, restart, door open) the limit sits deeper all the same.
+    drop = t.pressure_drop_fraction
+    if not c.steady(now, t):
+        drop = max(drop, t.pressure_pulldown_drop_fraction)
+    limit = (1 - drop) * base
+    clear = (1 - min(t.pressure_clear_fraction, drop)) * base
     trip = value < limit
     context = ""
     if trip:
         context = (
-            f"{value:.0f} kPa, under {limit:.0f} kPa ({1 - t.pressure_drop_fraction:.0%} of "
-            f"its running {base:.0f} kPa) after {c.run_minutes(now):.0f} min of running"
+            f"{value:.0f} kPa, under {limit:.0f} kPa ({1 - drop:.0%} of its running "
+            f"{base:.0f} kPa) after {c.run_minutes(now):.0f} min of running"
         )
     return Check(trip, value >= clear, value, limit, context)
 
@@ -186,19 +201,46 @@ def cooling(c: DeviceContext, r: Reading, now: float, t: Thresholds) -> Check | 
         rest_limit = max(longest * t.cooling_rest_factor, longest + t.cooling_rest_margin_minutes)
         if longest > 0:  # a device that never rests has no off-cycle envelope of its own
             far = max(peak + t.cooling_margin_k, t.cooling_min_rise_k)
+        if longest > 0 and (overdue := _restart_overdue(c, now, t, rest, excess)):
+            return _boxed(Check(True, False, excess, overdue[1], overdue[0]), c, r, now, t)
     if excess >= far:
         context = (
             f"coil {coil:.1f} °C, {excess:.1f} K above its running level with the compressor "
             f"resting {rest:.0f} min: warmer than any normal rest (+{far:.1f} K)"
         )
         return _boxed(Check(True, False, excess, far, context), c, r, now, t)
-    if rest >= rest_limit and excess >= t.cooling_min_rise_k:
+    # Length alone says nothing of a rest that began in a pull-down (physics §1).
+    if rest >= rest_limit and excess >= t.cooling_min_rise_k and not c.rest_disturbed(t):
         context = (
             f"coil {coil:.1f} °C, {excess:.1f} K above its running level after {rest:.0f} min "
             f"with the compressor resting: longer than any normal rest ({rest_limit:.0f} min)"
         )
         return _boxed(Check(True, False, excess, t.cooling_min_rise_k, context), c, r, now, t)
     return Check(False, False, excess, far, "")
+
+
+def _restart_overdue(
+    c: DeviceContext, now: float, t: Thresholds, rest: float, excess: float
+) -> tuple[str, float] | None:
+    """A normal rest ends when the box air reaches cut-in, with the coil just under it, so
+    the coil peaks at about the same level every rest (physics §1). A rest already longer
+    than any of the last hours' and a coil warmer than any of them let it get: the box
+    has passed cut-in and the compressor has not started (physics §2). Return the
+    message and the coil limit, or None. A rest begun in a pull-down compares with neither:
+    the defrost or the outage warmed the box, and the pull-down set how long it lasts."""
+    recent = c.recent_rests(now, t.cooling_rest_hours)
+    if recent is None or c.rest_disturbed(t):
+        return None
+    longest, peak = recent
+    limit = max(peak + t.cooling_rest_warm_k, t.cooling_min_rise_k)
+    if rest <= longest or excess < limit:
+        return None
+    message = (
+        f"coil {excess:.1f} K above its running level after {rest:.0f} min with the "
+        f"compressor resting: longer than any rest of the last {t.cooling_rest_hours} h "
+        f"({longest:.0f} min) and warmer than any of them let it get (+{peak:.1f} K)"
+    )
+    return message, limit
 
 
 def _boxed(check: Check, c: DeviceContext, r: Reading, now: float, t: Thresholds) -> Check:

@@ -37,6 +37,9 @@ class Thresholds:
     # its protector trips near 1.4x rated, so about 1.7-1.9x its own running current;
     # pull-downs run high but stay under about 1.5x (physics §1).
     overload_factor: float = _limit(1.6, 1.3, 5.0)
+    # During a steady run (min_run_minutes in, no defrost recovery, restart or open door)
+    # the current stays within about 1.15x its running level through the day's heat.
+    overload_steady_factor: float = _limit(1.35, 1.1, 5.0)
     overload_clear_factor: float = _limit(1.3, 1.0, 5.0)
     overload_persist_k: int = _limit(3, 1, 30, whole=True)
     overload_persist_n: int = _limit(4, 1, 60, whole=True)
@@ -48,9 +51,11 @@ class Thresholds:
     vibration_persist_n: int = _limit(5, 1, 60, whole=True)
     # Low-side pressure loss: a share below the learned running low side.
     pressure_drop_fraction: float = _limit(0.30, 0.05, 0.95)
+    # Off a steady run (pull-downs, door open): a deeper drop, for margin over pull-downs.
+    pressure_pulldown_drop_fraction: float = _limit(0.40, 0.05, 0.95)
     pressure_clear_fraction: float = _limit(0.15, 0.0, 0.9)
     # Two of three: one reading (a glitch) never fires it, and a low side lost at a restart
-    # is called within 5 minutes of the start (3 to be running steadily, then 2).
+    # is called on the run's third reading (two to confirm it runs, then two beyond).
     pressure_persist_k: int = _limit(2, 1, 30, whole=True)
     pressure_persist_n: int = _limit(3, 1, 60, whole=True)
     # Cooling loss (physics §2): coil rising while running, or warming past a normal rest.
@@ -63,6 +68,10 @@ class Thresholds:
     # called and nothing started (physics §2).
     cooling_rest_factor: float = _limit(1.25, 1.0, 10.0)
     cooling_rest_margin_minutes: float = _limit(2, 1, 60)
+    # A rest past every rest of the last hours with the coil this much warmer than any of
+    # them let it get: the thermostat has called and nothing started.
+    cooling_rest_hours: int = _limit(6, 1, 24, whole=True)
+    cooling_rest_warm_k: float = _limit(0.5, 0.1, 10.0)
     cooling_clear_k: float = _limit(3.0, 0.5, 30.0)
     cooling_persist_k: int = _limit(2, 1, 30, whole=True)
     cooling_persist_n: int = _limit(3, 1, 60, whole=True)
@@ -128,6 +137,16 @@ class Thresholds:
                 found.append(
                     f"{clear} ({getattr(self, clear):g}) must be below {trip} "
                     f"({getattr(self, trip):g}): the clear level sits inside the trip level"
+                )
+        ordered = (
+            ("overload_steady_factor", "overload_factor", "a steady run draws less"),
+            ("pressure_drop_fraction", "pressure_pulldown_drop_fraction", "pull-downs vary more"),
+        )
+        for low, high, why in ordered:
+            if getattr(self, low) > getattr(self, high):
+                found.append(
+                    f"{low} ({getattr(self, low):g}) must not exceed {high} "
+                    f"({getattr(self, high):g}): {why}"
                 )
         steps = ("defrost_max_minutes", "defrost_high_minutes", "defrost_critical_minutes")
         for low, high in zip(steps, steps[1:], strict=False):

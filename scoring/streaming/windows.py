@@ -136,9 +136,11 @@ class HourlyMax(_Ring):
         if fresh:
             self.maxes[i], self.counts[i] = 0.0, 0
 
-    def stats(self, now: float) -> tuple[int, int, float]:
-        """(hours observed, values, largest value) over the 24 h up to `now`."""
-        live = list(self._live(now))
+    def stats(self, now: float, hours: int = HOURS) -> tuple[int, int, float]:
+        """(hours observed, values, largest value) over the `hours` hours up to `now` (the
+        current one included)."""
+        current = hour_of(now)
+        live = [i for i in self._live(now) if self.hours[i] > current - hours]
         count = sum(self.counts[i] for i in live)
         return len(live), count, max((self.maxes[i] for i in live), default=0.0)
 

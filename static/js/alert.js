@@ -26,6 +26,9 @@
     resolved: "Resolved",
     escalated: "Escalated",
     sla_breached: "SLA breached",
+    shelved: "Shelved",
+    unshelved: "Back from the shelf",
+    suppressed_by_window: "Suppressed by a maintenance window",
   };
   // form data-action -> the workflow action named in allowed_actions.
   const WORKFLOW = {

@@ -106,8 +106,24 @@
     sla.dataset.slaDeadline = row.sla_deadline;
     sla.dataset.slaBreached = String(Boolean(row.sla_breached));
     field(tr, "age").dataset.createdAt = row.alert_created_at;
+    setShelved(tr, row.shelved_until);
+    const outOfService = field(tr, "out-of-service");
+    if (outOfService) outOfService.hidden = !row.device_out_of_service_until;
     tick(tr);
     return tr;
+  }
+
+  function setShelved(tr, until) {
+    const note = field(tr, "shelved");
+    if (!note) return;
+    note.hidden = !until;
+    const stamp = note.querySelector("time");
+    stamp.dateTime = until || "";
+    stamp.textContent = until ? `${until.slice(0, 16).replace("T", " ")} UTC` : "";
+  }
+
+  function isShelved(payload) {
+    return Boolean(payload.shelved_until) && Date.parse(payload.shelved_until) > Date.now();
   }
 
   function stormRow(row) {
@@ -394,7 +410,11 @@
   let stormReload = null;
 
   function inView(payload) {
-    return statusesInView.has(payload.status) && (!payload.suppressed || cfg.includeSuppressed);
+    return (
+      statusesInView.has(payload.status) &&
+      (!payload.suppressed || cfg.includeSuppressed) &&
+      isShelved(payload) === Boolean(cfg.shelved)
+    );
   }
 
   function removeRow(tr) {
@@ -416,6 +436,7 @@
     }
     setStatus(tr, payload.status);
     setSeverity(tr, payload.severity);
+    setShelved(tr, payload.shelved_until);
     tick(tr);
   }
 
@@ -440,6 +461,14 @@
       };
     }
     if (present({ kind: "alert", alert_id: row.alert_id })) return;
+    if (payload.kind === "unshelved" || payload.kind === "shelved") {
+      // Back from (or onto) the shelf: an alert the operator already knows, shown in place.
+      const tr = alertRow(row);
+      body.prepend(tr);
+      refreshEmpty();
+      flash(tr);
+      return;
+    }
     if (row.severity === "CRITICAL") {
       const tr = alertRow(row);
       body.prepend(tr);
@@ -484,7 +513,7 @@
       if (payload.storm_id) stormCount(payload.storm_id, -1, payload.alert_id);
       return;
     }
-    if (payload.kind !== "created") return;
+    if (!["created", "unshelved", "shelved"].includes(payload.kind)) return;
     if (payload.storm_id && !payload.suppressed) {
       joinedStorm(payload);
       return;
@@ -546,6 +575,8 @@
     acknowledge: "acknowledged",
     mark_false_positive: "marked false positive",
     resolve: "resolved",
+    shelve: "shelved",
+    unshelve: "unshelved",
   };
 
   async function runBulk(action) {
@@ -562,6 +593,13 @@
       note.focus();
       return;
     }
+    if (action === "shelve" && !reason.value.trim()) {
+      bulkMessage(["Give a reason to shelve alerts."], true);
+      reason.focus();
+      return;
+    }
+    const duration = document.getElementById("bulk-shelve-duration");
+    const until = document.getElementById("bulk-shelve-until");
     const buttons = bulk.querySelectorAll("[data-bulk-action]");
     buttons.forEach((button) => {
       button.disabled = true;
@@ -571,6 +609,15 @@
       alert_ids: ids,
       note: note.value,
       reason: reason.value,
+      ...(action === "shelve"
+        ? {
+            duration: duration.value,
+            until:
+              duration.value === "until" && until.value
+                ? new Date(until.value).toISOString()
+                : null,
+          }
+        : {}),
     }).catch(() => ({ status: 0, data: null }));
     if (status !== 200) {
       const detail =
@@ -592,6 +639,7 @@
           status: result.status,
           severity: tr.dataset.severity,
           suppressed: false,
+          shelved_until: result.shelved_until,
         });
       } else if (result.result !== "ok") {
         lines.push(`Not changed: ${titleOf(result.alert_id)}: ${result.detail}`);
@@ -620,6 +668,12 @@
     bulk.querySelectorAll("[data-bulk-action]").forEach((button) => {
       button.addEventListener("click", () => runBulk(button.dataset.bulkAction));
     });
+    const shelveDuration = document.getElementById("bulk-shelve-duration");
+    if (shelveDuration) {
+      shelveDuration.addEventListener("change", () => {
+        document.getElementById("bulk-shelve-until").hidden = shelveDuration.value !== "until";
+      });
+    }
     selectionChanged();
   }
 

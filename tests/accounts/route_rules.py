@@ -56,6 +56,7 @@ RULES: dict[str, Rule] = {
     "home": Rule("signed_in"),
     # ------------------------------------------------------------ console pages
     "alert-queue": page(),
+    "maintenance-windows": page(),
     "alert": page(),
     "device": page(),
     "sites": page(),
@@ -81,11 +82,19 @@ RULES: dict[str, Rule] = {
     "api-alert-false-positive": api(write=TRIAGE),
     "api-alert-resolve": api(write=TRIAGE),
     "api-alert-escalate": api(write=TRIAGE),
+    "api-alert-shelve": api(write=TRIAGE),
+    "api-alert-unshelve": api(write=TRIAGE),
+    "api-maintenance-windows": api(write=TRIAGE),
+    # The world's window is a cohort window: everyone sees it, but a cohort spans regions,
+    # so only a fleet-wide role that triages (the admin) may cancel it.
+    "api-maintenance-window-cancel": api(write={"admin"}, obj="maintenance_window"),
     "storms": Rule("signed_in"),
     "alert-events": Rule("signed_in"),
     # ------------------------------------------------------------ API: registry, thresholds
     "api-device": api(),
     "api-device-score-chart": api(),
+    "api-device-out-of-service": api(write=TRIAGE),
+    "api-device-return-to-service": api(write=TRIAGE),
     "device-scores": api(),
     "device-history": api(),
     "api-device-thresholds": api(),

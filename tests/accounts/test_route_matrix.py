@@ -14,7 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from alerts.models import SavedView
+from alerts.models import MaintenanceWindow, SavedView
 from alerts.thresholds import threshold_set
 from fleetmon.accounts.models import Profile
 from fleetmon.registry.services import equipment_profiles_seed
@@ -146,6 +146,16 @@ def build_world() -> World:
     evaluation = DetectionEvaluation.objects.create(
         requested_by="test", seed=1, devices=10, history_days=1, test_days=1
     )
+    window = MaintenanceWindow.objects.create(
+        scope="cohort",
+        cohort_id=west.cohort_id,
+        kind="one_off",
+        starts_at=now,
+        ends_at=now + timedelta(hours=1),
+        reason="matrix",
+        created_by="test",
+        created_at=now,
+    )
     trigger = RetrainingTrigger.objects.create(
         trigger_kind="manual",
         model_kind="isolation_forest",
@@ -166,6 +176,7 @@ def build_world() -> World:
             "model": version.model_id,
             "evaluation": evaluation.pk,
             "trigger": trigger.pk,
+            "maintenance_window": window.pk,
         },
     )
 
@@ -179,6 +190,7 @@ def url_for(route: Route, rule: Rule, world: World, actor: str, which: str) -> s
         "saved_view": world.saved_views.get(owner, world.saved_views["manager"]),
         "evaluation": world.objects["evaluation"],
         "trigger": world.objects["trigger"],
+        "maintenance_window": world.objects["maintenance_window"],
     }.get(rule.obj)
     values = {
         "alert_id": world.alerts[region],

@@ -93,6 +93,8 @@ def test_list_rows_carry_the_queue_fields(fleet, alice):
         "sla_breached": False,
         "escalation_level": "L1",
         "storm_id": None,
+        "shelved_until": None,
+        "device_out_of_service_until": None,
     }
 
 
@@ -231,6 +233,7 @@ def test_csv_exports_every_matching_alert_in_queue_order(fleet, manager):
         "sla_breached",
         "escalation_level",
         "storm_id",
+        "shelved_until",
     ]
     assert rows[0]["storm_id"] == str(storm.pk) and rows[0]["site_name"] == "Store 1"
     assert rows[2]["sla_deadline"] == high.sla_deadline.isoformat()
@@ -270,6 +273,7 @@ def test_bulk_acknowledge_reports_each_alert_and_audits_the_changes(fleet, alice
         "http_status": 409,
         "detail": "cannot acknowledge an alert that is resolved; only open alerts",
         "status": None,
+        "shelved_until": None,
     }
     events = AlertEvent.objects.filter(kind="acknowledged").order_by("alert_id")
     assert sorted((str(e.alert_id), e.actor, e.note) for e in events) == sorted(

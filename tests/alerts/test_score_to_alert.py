@@ -9,7 +9,7 @@ from alerts.models import DeviceAlert
 from alerts.services import alerts_from_run
 from alerts.severity import SLA, Cutoffs, batch_severity
 from fleetmon.registry.models import Device
-from scoring.models import ModelScore, ModelVersion, ScoringRun
+from scoring.models import DeviceFeatures, ModelScore, ModelVersion, ScoringRun
 from tests.conftest import register_devices
 from tests.scoring.conftest import END
 
@@ -309,6 +309,35 @@ def test_one_window_never_alerts_however_high_or_agreed(setup, settings):
         (device, "CRITICAL"),
         (other, "MEDIUM"),
     }
+
+
+@pytest.mark.django_db
+def test_a_defrost_window_confirms_no_flag_an_hour_later(setup, settings):
+    """The forest flags a defrost window, which D10 leaves alone; a glitch in the next
+    scored window is still one window, not a persisting flag."""
+    settings.FLEETMON_ALERT_CONFIRM_WINDOWS = 2
+    device, forest, stats = setup
+    DeviceFeatures.objects.create(
+        device_id=device,
+        window_start=END - timedelta(minutes=15),
+        window_end=END,
+        window_duration_minutes=15,
+        reading_count=15,
+        sensor_completeness=1.0,
+        quality_flag_count=0,
+        defrost_active_fraction=0.6,
+    )
+    assert (
+        alerts_from_run(run_id=run_with([(device, forest, 0.9, "defrost_active_fraction")]).pk)[
+            "created"
+        ]
+        == 0
+    )
+    glitch = [(device, stats, 0.97, "vibration_compressor_mean")]
+    later = END + timedelta(hours=1)
+    assert alerts_from_run(run_id=run_with(glitch, later).pk)["created"] == 0
+    # A flag that persists past the defrost alerts as before.
+    assert alerts_from_run(run_id=run_with(glitch, later + timedelta(hours=1)).pk)["created"] == 1
 
 
 @pytest.mark.django_db

@@ -67,7 +67,7 @@ def test_the_list_shows_effective_value_source_and_limits(people, west):
     assert (running["effective"], running["unit"], running["rules"]) == (
         3.0,
         "min",
-        ["pressure_loss_acute", "cooling_loss_total"],
+        ["compressor_overload", "pressure_loss_acute", "cooling_loss_total"],
     )
 
 

@@ -51,9 +51,10 @@ def test_devices_monitored_counts_active_devices_by_health(device):
     others[2].is_active = False
     for d in others:
         d.save()
-    assert devices_monitored(Device.objects.all()) == {
+    assert devices_monitored(Device.objects.all(), now=NOW) == {
         "active": 3,
         "by_health": {"healthy": 1, "warning": 0, "critical": 1, "offline": 1},
+        "out_of_service": 0,
     }
 
 

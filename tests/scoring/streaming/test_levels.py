@@ -44,13 +44,32 @@ def series(sensor: str, values: Iterable[float | None], start: int = START) -> l
     return [rack(start + i, **{sensor: v}) for i, v in enumerate(values)]
 
 
-# Compressor overload: trips over 1.6 x 12 A = 19.2 A, clears under 1.3 x 12 A = 15.6 A, 3 of 4.
+# Compressor overload: in a steady run trips over 1.35 x 12 A = 16.2 A; in a pull-down (a
+# run's first minutes, defrost recovery, restart) over 1.6 x 12 A = 19.2 A; 3 of 4.
+
+
+@pytest.mark.parametrize(("amps", "fires"), [(16.2, False), (16.3, True)])
+def test_overload_trips_just_over_1_35_times_the_running_current_in_a_steady_run(
+    state, amps, fires
+):
+    got = feed(state, series("current_compressor", [amps] * 3))
+    assert got == ([("compressor_overload", "CRITICAL", START + 2)] if fires else [])
 
 
 @pytest.mark.parametrize(("amps", "fires"), [(19.2, False), (19.3, True)])
-def test_overload_trips_just_over_1_6_times_the_running_current(state, amps, fires):
-    got = feed(state, series("current_compressor", [amps] * 3))
-    assert got == ([("compressor_overload", "CRITICAL", START + 2)] if fires else [])
+def test_a_pull_down_after_defrost_is_judged_at_1_6_times(state, amps, fires):
+    defrost = racks(START, 25, defrost_cycle=True, current_compressor=0.1)
+    assert feed(state, defrost) == []
+    # Recovering from defrost (D10's 30 min): the pull-down's level, not the steady one.
+    got = feed(state, series("current_compressor", [amps] * 10, START + 25))
+    assert got == ([("compressor_overload", "CRITICAL", START + 27)] if fires else [])
+
+
+def test_a_run_is_judged_at_1_6_times_until_it_is_steady(state):
+    assert feed(state, racks(START, 10, current_compressor=0.1)) == []
+    # 18 A (1.5x): a restart's pull-down in its first minutes; overload once steady.
+    got = feed(state, series("current_compressor", [18.0] * 8, START + 10))
+    assert got == [("compressor_overload", "CRITICAL", START + 10 + 5)]
 
 
 @pytest.mark.parametrize(
@@ -72,7 +91,7 @@ def test_overload_needs_k_of_the_last_n_readings(state, amps, fired_at):
 
 def test_overload_clears_only_under_its_clear_level_for_k_readings(state):
     # Levels that floats hold exactly: trips over 1.5 x 12 = 18 A, clears under 15 A.
-    t = Thresholds(overload_factor=1.5, overload_clear_factor=1.25)
+    t = Thresholds(overload_factor=1.5, overload_steady_factor=1.5, overload_clear_factor=1.25)
     trip = series("current_compressor", [30, 30, 30])
     assert [g[0] for g in feed(state, trip, t)] == ["compressor_overload"]
     # Between the clear level and the trip level: still the same episode.
@@ -82,6 +101,18 @@ def test_overload_clears_only_under_its_clear_level_for_k_readings(state):
     assert feed(state, series("current_compressor", steps, START + 3), t) == []
     rearm = series("current_compressor", [14.9, 14.9, 14.9, 30, 30, 30], START + 21)
     assert feed(state, rearm, t) == [("compressor_overload", "CRITICAL", START + 26)]
+
+
+def test_a_steady_overload_clears_under_its_clear_factor_of_the_running_current(state):
+    # Steady trip at 1.2 x 12 = 14.4 A; it clears under min(1.3, 1.2) x 12 = 14.4 A, so a
+    # normal 12 A run re-arms it however low the steady factor is set.
+    t = Thresholds(overload_steady_factor=1.2)
+    assert [g[0] for g in feed(state, series("current_compressor", [15] * 3), t)] == [
+        "compressor_overload"
+    ]
+    assert feed(state, series("current_compressor", [14.4] * 3 + [15] * 3, START + 3), t) == []
+    again = series("current_compressor", [12] * 3 + [15] * 3, START + 9)
+    assert feed(state, again, t) == [("compressor_overload", "CRITICAL", START + 14)]
 
 
 def test_a_lone_tripping_reading_is_a_low_note_when_the_next_contradicts_it(state):
@@ -97,7 +128,8 @@ def test_overload_persistence_is_a_per_device_setting(state):
     ]
 
 
-# Low-side pressure loss: trips under 0.7 x 300 = 210 kPa, clears from 255 kPa, 2 of 3.
+# Low-side pressure loss: in a steady run trips under 0.7 x 300 = 210 kPa, in a pull-down
+# under 0.6 x 300 = 180 kPa; clears from 255 kPa, 2 of 3.
 
 
 @pytest.mark.parametrize(("kpa", "fires"), [(210.0, False), (209.9, True)])
@@ -121,26 +153,45 @@ def test_low_side_loss_clears_from_85_percent_for_k_readings(state):
     assert feed(state, rearm) == [("pressure_loss_acute", "CRITICAL", START + 18)]
 
 
-def test_low_side_loss_waits_for_a_few_minutes_of_running(state):
+def test_a_low_side_lost_at_a_restart_is_called_on_the_runs_third_reading(state):
     resting = racks(START, 10, current_compressor=0.1, pressure_low_side=460.0)
     assert feed(state, resting) == []
-    # The restart itself pulls the low side down hard; only run minutes 3+ are judged.
+    # Two readings confirm the run, the second and third are beyond the pull-down level.
     got = feed(state, series("pressure_low_side", [150] * 8, START + 10))
-    assert got == [("pressure_loss_acute", "CRITICAL", START + 10 + 4)]
+    assert got == [("pressure_loss_acute", "CRITICAL", START + 10 + 2)]
+
+
+def test_a_silent_current_reading_does_not_hold_back_a_low_side_loss(state):
+    resting = racks(START, 10, current_compressor=0.1, pressure_low_side=460.0)
+    assert feed(state, resting) == []
+    low = series("pressure_low_side", [150] * 8, START + 10)
+    low[2] = rack(START + 12, current_compressor=None, pressure_low_side=150.0)
+    assert feed(state, low) == [("pressure_loss_acute", "CRITICAL", START + 10 + 2)]
+
+
+@pytest.mark.parametrize(("kpa", "fired_at"), [(180.0, 4), (179.9, 2)])
+def test_a_runs_first_minutes_are_judged_at_the_pull_down_level(state, kpa, fired_at):
+    resting = racks(START, 10, current_compressor=0.1, pressure_low_side=460.0)
+    assert feed(state, resting) == []
+    # At 180 kPa (60 %) the pull-down level holds; from run minute 3 the steady one trips.
+    got = feed(state, series("pressure_low_side", [kpa] * 8, START + 10))
+    assert got == [("pressure_loss_acute", "CRITICAL", START + 10 + fired_at)]
     longer = Thresholds(min_run_minutes=6)
     fresh = DeviceState("dev-1")
     feed(fresh, racks(0, START), longer)
     feed(fresh, resting, longer)
-    got = feed(fresh, series("pressure_low_side", [150] * 10, START + 10), longer)
+    got = feed(fresh, series("pressure_low_side", [190] * 10, START + 10), longer)
     assert got == [("pressure_loss_acute", "CRITICAL", START + 10 + 7)]
 
 
-def test_low_side_loss_waits_out_the_post_defrost_pause(state):
+@pytest.mark.parametrize(("kpa", "fired_at"), [(190.0, 30 + 1), (150.0, 2)])
+def test_after_defrost_the_low_side_is_judged_at_the_pull_down_level(state, kpa, fired_at):
     defrost = racks(START, 25, defrost_cycle=True, current_compressor=0.1)
-    low = series("pressure_low_side", [150] * 40, START + 25)
+    low = series("pressure_low_side", [kpa] * 40, START + 25)
     got = feed(state, defrost + low)
-    # Defrost ends at START + 25; the pause lasts 30 min; k = 2 readings after it.
-    assert got == [("pressure_loss_acute", "CRITICAL", START + 25 + 30 + 1)]
+    # Defrost ends at START + 25. Half the running low side is a loss at once (k = 2
+    # readings, the first confirming the run); 63 % waits out the 30 min recovery.
+    assert got == [("pressure_loss_acute", "CRITICAL", START + 25 + fired_at)]
 
 
 # Cooling loss while running: a coil rise of 3 K over 5 min trips; 2 of 3; clears within 3 K.

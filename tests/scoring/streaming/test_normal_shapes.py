@@ -7,6 +7,7 @@ import copy
 import random
 from collections import Counter
 from collections.abc import Iterable
+from datetime import timedelta
 
 import pytest
 
@@ -65,6 +66,27 @@ def test_a_post_defrost_pull_down_raises_nothing(device):
     assert 1 - min(low_side(after[start : start + 10])) / peak > 0.25
     assert max(r.values["current_compressor"] for r in after) > 1.25 * 12
     assert feed(state, defrost + after) == []
+
+
+def test_a_long_rest_after_a_post_defrost_pull_down_raises_nothing(device):
+    """The first rest after a defrost is its own: the defrost warmed the box, and how far
+    the pull-down overshot sets how long the rest lasts. It may outlast every normal rest
+    with the coil a little warmer than any of them got (physics §1)."""
+    unit, state = device
+    lead = unit.until_defrost_ends() + unit.until(True) + unit.run(4)
+    assert feed(state, lead) == []
+    now = lead[-1].timestamp
+    longest, peak = state.context.recent_rests(now.timestamp(), DEFAULT.cooling_rest_hours)
+    resting_coil = state.context.coil_run.value(now.timestamp()) + peak + 1.0
+    rest = [
+        Reading(
+            unit.device_id,
+            now + timedelta(minutes=i),
+            {**lead[-1].values, "current_compressor": 0.1, "temperature_evaporator": resting_coil},
+        )
+        for i in range(1, int(3 * longest))
+    ]
+    assert feed(state, rest) == []
 
 
 def test_off_cycle_coil_warming_raises_nothing(device):
