@@ -260,6 +260,8 @@ SPECTACULAR_SETTINGS = {
         "NotificationStatusEnum": "alerts.models.Notification.Status",
         "RunStatusEnum": "scoring.models.RunStatus",
         "AlertStatusEnum": "alerts.models.AlertStatus",
+        "MaintenanceWindowKindEnum": "alerts.models.MaintenanceWindow.Kind",
+        "DetectorKindEnum": "scoring.api.serializers.KINDS",
     },
     "TITLE": "FleetMon API",
     "DESCRIPTION": "Refrigeration fleet monitoring: ingest, alerts, scoring, monitoring.",

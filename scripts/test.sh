@@ -13,7 +13,9 @@ echo "== lint and migrations check"
 $PY manage.py makemigrations --check --dry-run >/dev/null
 
 # Both runs at once, each spread over xdist workers (tests/suite_plugin.py keeps workers apart:
-# a database per worker, and a pair of Redis databases counted down from REDIS_URL's).
+# a database per worker, and a pair of Redis databases counted down from REDIS_URL's). Tests
+# go out one at a time in collection order (heavy ones first), except that an xdist_group
+# (the chaos cases, which share one stack) stays on one worker.
 WORKERS="${TEST_WORKERS:-3}"
 PLAIN_WORKERS="${TEST_PLAIN_WORKERS:-2}"
 REDIS_BASE="${REDIS_URL##*/}"
@@ -35,7 +37,7 @@ fi
 
 echo "== full suite on TimescaleDB ($DATABASE_URL), $WORKERS workers"
 status=0
-$PY -m pytest -n "$WORKERS" "$@" || status=$?
+$PY -m pytest -n "$WORKERS" --dist loadgroup --no-loadscope-reorder "$@" || status=$?
 
 if [ -n "$plain_pid" ]; then
   plain_status=0

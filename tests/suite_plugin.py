@@ -12,9 +12,10 @@
 - Passwords are hashed with one PBKDF2 iteration instead of a million (0.35 s a user here).
   The algorithm name is unchanged, so a server process started by a test (with the real
   hashers) still verifies those passwords.
-- Tests marked `heavy` (a minute or more each) are collected first. xdist's load scheduler
-  deals its first quarter of the tests round robin, so the long ones start at once, one per
-  worker, instead of one of them arriving last and running alone at the end.
+- Tests marked `heavy` (a minute or more each) are collected first. `scripts/test.sh` hands
+  tests out in collection order as workers become free (`--dist loadgroup
+  --no-loadscope-reorder`), so the long ones start at once instead of one of them arriving
+  last and running alone at the end.
 - Each test starts with an empty Celery queue: tasks that an earlier test enqueued without a
   worker to run them are not run by the next test's worker.
 """

@@ -31,7 +31,7 @@ class ReturnToServiceInput(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=NOTE_MAX)
 
 
-class ConflictSerializer(serializers.Serializer):
+class DeviceConflictSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
@@ -45,7 +45,7 @@ def _schema(operation_id: str, request, summary: str):
             400: OpenApiResponse(description="invalid input: messages per field"),
             403: OpenApiResponse(description="your role may not change devices"),
             404: OpenApiResponse(description="no such device in your scope"),
-            409: OpenApiResponse(ConflictSerializer, description="not in the device's state"),
+            409: OpenApiResponse(DeviceConflictSerializer, description="not in the device's state"),
         },
     )
 

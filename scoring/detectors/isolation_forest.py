@@ -31,10 +31,13 @@ FOREST_PARAMS: dict[str, Any] = {
 }
 # The context guard (context_guard.py): sigma of the device's own ambient or door-open
 # fraction beyond which a window is not paged for (0: off), and the windows a device needs
-# before its own history stands for it (else its cohort's, else the fleet's).
-GUARD_PARAMS: dict[str, Any] = {"context_guard_z": 3.0, "context_min_windows": 8}
+# before its own history stands for it (else its cohort's, else the fleet's): a day of
+# 15-minute windows, since ambient and door use follow the day; a few hours' spread would
+# call every afternoon unusual, and two models trained an hour apart would disagree.
+GUARD_PARAMS: dict[str, Any] = {"context_guard_z": 3.0, "context_min_windows": 96}
 # Judge the condensing side net of what the ambient explains (weather.ambient_relative).
 AMBIENT_PARAMS: dict[str, Any] = {"ambient_relative": True}
+MIN_SLOPE_HISTORY = pd.Timedelta(hours=23)
 
 
 @dataclass(frozen=True)
@@ -94,9 +97,16 @@ def _raw_scores(
 def fit_slopes(
     frame: pd.DataFrame, values: np.ndarray, names, params: dict[str, Any]
 ) -> dict[str, np.ndarray] | None:
-    """Each cohort's ambient slopes, unless the params turn ambient-relative features off."""
+    """Each cohort's ambient slopes, unless the params turn ambient-relative features off
+    or the history is shorter than a day: a slope per kelvin needs the day's swing of the
+    weather; over a few hours it is mostly noise, and two forests trained an hour apart
+    would judge the same windows differently."""
     if not params.get("ambient_relative") or weather.AMBIENT not in names:
         return None
+    if "window_end" in frame and len(frame):
+        ends = pd.to_datetime(frame["window_end"])
+        if ends.max() - ends.min() < MIN_SLOPE_HISTORY:
+            return None
     if "cohort_id" not in frame:
         frame = frame.assign(cohort_id=None)
     return weather.ambient_slopes(frame, values, names)

@@ -15,7 +15,7 @@ from tests.registry.console_cast import make_alert
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
-PARAMETER = "overload_factor"
+PARAMETER = "overload_steady_factor"
 
 
 @pytest.fixture
@@ -23,10 +23,11 @@ def device(transactional_db):
     device = register_devices(1, region="US-W", site_no=1)[0]
     start = timezone.now().replace(second=0, microsecond=0) - timedelta(hours=6)
 
-    # Six hours a minute apart at 12 A, with two 4-minute episodes at 18 A (1.5x): quiet
-    # at the default 1.6x; at 1.4x two firings, one alert (the second repeats the first).
+    # Six hours of a steady run a minute apart at 12 A, with two 4-minute episodes at 15 A
+    # (1.25x): quiet at the default 1.35x; at 1.2x two firings, one alert (the second
+    # repeats the first).
     def amps(m: int) -> float:
-        return 18.0 if 60 <= m < 64 or 300 <= m < 304 else 12.0
+        return 15.0 if 60 <= m < 64 or 300 <= m < 304 else 12.0
 
     ingest_messages(
         messages=[
@@ -55,10 +56,10 @@ def test_an_operator_edits_a_threshold_and_sees_the_history(sign_in, asgi_server
     form.locator("button[data-action=save]").click()
     value_error = form.locator("[data-error-for=value]")
     value_error.wait_for(state="visible")
-    assert "between 1.3 and 5" in value_error.inner_text()
+    assert "between 1.1 and 5" in value_error.inner_text()
     assert form.locator("[data-error-for=reason]").inner_text() == "a reason is required"
 
-    form.locator("input[name=value]").fill("1.4")
+    form.locator("input[name=value]").fill("1.2")
     form.locator("button[data-action=preview]").click()
     preview = form.locator(".preview")
     preview.filter(has_text="Would have raised").wait_for()
@@ -70,10 +71,10 @@ def test_an_operator_edits_a_threshold_and_sees_the_history(sign_in, asgi_server
     form.locator("button[data-action=save]").click()
     page.locator("#threshold-status").filter(has_text="Saved").wait_for()
     row = page.locator(f"tr[data-parameter='{PARAMETER}']")
-    assert row.locator(".effective").inner_text() == "1.4 ×"
+    assert row.locator(".effective").inner_text() == "1.2 ×"
     assert row.locator(".source").inner_text() == "device"
     newest = page.locator("#threshold-history li").first
-    assert "none → 1.4" in newest.inner_text()
+    assert "none → 1.2" in newest.inner_text()
     assert "small compressor, 16 A nominal" in newest.inner_text()
     assert ThresholdHistory.objects.get().changed_by == "operator_a"
     screenshot(page, "device_page")
@@ -83,7 +84,7 @@ def test_an_operator_edits_a_threshold_and_sees_the_history(sign_in, asgi_server
     page.locator("#threshold-status").filter(has_text="Reverted").wait_for()
     row = page.locator(f"tr[data-parameter='{PARAMETER}']")
     assert (row.locator(".effective").inner_text(), row.locator(".source").inner_text()) == (
-        "1.6 ×",
+        "1.35 ×",
         "default",
     )
     assert "Revert of change" in page.locator("#threshold-history li").first.inner_text()

@@ -39,8 +39,9 @@ def _warmer(frame: pd.DataFrame, kelvin, per: dict[str, float]) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def training():
     """Healthy windows whose condensing side follows each device's own ambient, and whose
-    door opens briefly now and then."""
-    frame = feature_frame(60, 40, seed=11)
+    door opens briefly now and then: a day and an hour of 15-minute windows, as a forest
+    learns ambient slopes only from a day's weather."""
+    frame = feature_frame(60, 100, seed=11)
     rng = np.random.default_rng(11)
     devices = frame["device_id"].to_numpy()
     home = {d: 22 + rng.normal(0, 3) for d in np.unique(devices)}
@@ -102,6 +103,20 @@ def test_judged_net_of_the_ambient_a_hot_hour_is_normal_and_fouling_stands_out(t
     fouled = _warmer(usual, 10.0, CONDENSING)
     assert relative.score(fouled).anomaly_score[0] > MEDIUM_CAP
     assert relative.score(fouled).anomaly_score[0] > raw.score(fouled).anomaly_score[0]
+
+
+@pytest.mark.parametrize("kind", [IsolationForestDetector, CohortIsolationForestDetector])
+def test_under_a_day_of_history_the_forest_learns_no_ambient_slope(training, kind):
+    params = {"n_estimators": 100, "context_guard_z": 0}
+    morning = training[
+        training["window_end"] < training["window_end"].min() + pd.Timedelta(hours=10)
+    ]
+    short = kind(feature_names=FEATURES, params=params).fit(morning)
+    raw = kind(feature_names=FEATURES, params={**params, "ambient_relative": False}).fit(morning)
+    # Without a day's weather the forest judges the raw features, as one turned off would.
+    hot = _heat_wave(_usual(training), 10.0)
+    assert short.score(hot).anomaly_score[0] == raw.score(hot).anomaly_score[0]
+    assert short.score(hot).anomaly_flag[0]
 
 
 @pytest.mark.parametrize("kind", [IsolationForestDetector, CohortIsolationForestDetector])
